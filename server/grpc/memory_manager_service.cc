@@ -1,0 +1,281 @@
+#include "server/grpc/memory_manager_service.h"
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+
+namespace memmgr {
+namespace {
+
+std::vector<SwapEntry> EntriesFromProto(
+    const google::protobuf::RepeatedPtrField<v1::SwapEntry>& in) {
+  std::vector<SwapEntry> out;
+  out.reserve(in.size());
+  for (const v1::SwapEntry& e : in) out.push_back({e.slot(), e.generation()});
+  return out;
+}
+
+// Runs one unary handler: times it, records the outcome, converts status.
+template <typename Fn>
+grpc::Status Handle(MemoryManagerService* svc, absl::string_view method,
+                    Fn fn) {
+  const absl::Time start = absl::Now();
+  const absl::Status status = fn();
+  svc->Observe(method, start, status);
+  return ToGrpcStatus(status);
+}
+
+class HeartbeatReactor final
+    : public grpc::ServerBidiReactor<v1::HeartbeatRequest,
+                                     v1::HeartbeatResponse> {
+ public:
+  HeartbeatReactor(MemoryManagerService* svc, grpc::CallbackServerContext* ctx)
+      : svc_(svc), ctx_(ctx) {
+    if (!svc_->TrackStream(ctx_)) {
+      tracked_ = false;
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "server is shutting down"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // client half-closed or the call was cancelled
+      Finish(grpc::Status::OK);
+      return;
+    }
+    const absl::Time start = absl::Now();
+    const absl::Status status = svc_->store()->Heartbeat(request_.lease_id());
+    svc_->Observe("Heartbeat", start, status);
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    response_.set_lease_ttl_ms(static_cast<uint32_t>(
+        absl::ToInt64Milliseconds(svc_->store()->options().lease_ttl)));
+    StartWrite(&response_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override {
+    if (tracked_) svc_->UntrackStream(ctx_);
+    delete this;
+  }
+
+ private:
+  MemoryManagerService* const svc_;
+  grpc::CallbackServerContext* const ctx_;
+  bool tracked_ = true;
+  v1::HeartbeatRequest request_;
+  v1::HeartbeatResponse response_;
+};
+
+// Drives one bulk stream: each request is answered in order with the same
+// semantics as the unary RPC; a failed batch is reported in the response and
+// the stream goes on.
+template <typename Req, typename Resp, typename Fn>
+grpc::Status RunBulkStream(MemoryManagerService* svc, absl::string_view method,
+                           grpc::ServerContext* ctx,
+                           grpc::ServerReaderWriter<Resp, Req>* stream, Fn fn) {
+  if (!svc->TrackStream(ctx)) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "server is shutting down");
+  }
+  Req req;
+  Resp resp;
+  while (stream->Read(&req)) {
+    resp.Clear();
+    const absl::Time start = absl::Now();
+    absl::Status status = fn(req, &resp);
+    svc->Observe(method, start, status);
+    resp.set_seq(req.seq());
+    resp.set_status_code(static_cast<int32_t>(status.code()));
+    resp.set_status_message(std::string(status.message()));
+    if (!stream->Write(resp)) break;
+  }
+  svc->UntrackStream(ctx);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+MemoryManagerService::MemoryManagerService(Options options)
+    : options_(options) {}
+
+void MemoryManagerService::Observe(absl::string_view method, absl::Time start,
+                                   const absl::Status& status) {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->ObserveRpc(method, absl::Now() - start,
+                               absl::StatusCodeToString(status.code()));
+}
+
+bool MemoryManagerService::TrackStream(grpc::ServerContextBase* ctx) {
+  MutexLock l(&streams_mu_);
+  if (shutting_down_) return false;
+  streams_.insert(ctx);
+  return true;
+}
+
+void MemoryManagerService::UntrackStream(grpc::ServerContextBase* ctx) {
+  MutexLock l(&streams_mu_);
+  streams_.erase(ctx);
+}
+
+void MemoryManagerService::CancelStreams() {
+  MutexLock l(&streams_mu_);
+  shutting_down_ = true;
+  // TryCancel is thread-safe; each stream then ends and untracks itself
+  // (after we release the lock).
+  for (grpc::ServerContextBase* ctx : streams_) ctx->TryCancel();
+}
+
+grpc::Status MemoryManagerService::RegisterWorker(
+    grpc::ServerContext*, const v1::RegisterWorkerRequest* req,
+    v1::RegisterWorkerResponse* resp) {
+  return Handle(this, "RegisterWorker", [&]() -> absl::Status {
+    absl::StatusOr<LeaseGrant> grant = options_.store->RegisterLease(*req);
+    if (!grant.ok()) return grant.status();
+    resp->set_lease_id(grant->lease_id);
+    resp->set_lease_ttl_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(grant->ttl)));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerBidiReactor<v1::HeartbeatRequest, v1::HeartbeatResponse>*
+MemoryManagerService::Heartbeat(grpc::CallbackServerContext* ctx) {
+  return new HeartbeatReactor(this, ctx);
+}
+
+grpc::Status MemoryManagerService::UnregisterWorker(
+    grpc::ServerContext*, const v1::UnregisterWorkerRequest* req,
+    v1::UnregisterWorkerResponse* resp) {
+  return Handle(this, "UnregisterWorker", [&]() -> absl::Status {
+    absl::StatusOr<uint64_t> freed =
+        options_.store->UnregisterLease(req->lease_id());
+    if (!freed.ok()) return freed.status();
+    resp->set_freed_slots(*freed);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MemoryManagerService::DoSwapOut(const v1::SwapOutRequest& req,
+                                             v1::SwapOutResponse* resp) {
+  std::vector<absl::string_view> pages(req.pages().begin(), req.pages().end());
+  absl::StatusOr<std::vector<SwapEntry>> entries =
+      options_.store->SwapOut(req.lease_id(), pages);
+  if (!entries.ok()) return entries.status();
+  resp->mutable_entries()->Reserve(entries->size());
+  for (const SwapEntry& e : *entries) {
+    v1::SwapEntry* out = resp->add_entries();
+    out->set_slot(e.slot);
+    out->set_generation(e.generation);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemoryManagerService::DoSwapIn(const v1::SwapInRequest& req,
+                                            v1::SwapInResponse* resp) {
+  std::vector<std::string> pages;
+  MEMMGR_RETURN_IF_ERROR(options_.store->SwapIn(
+      req.lease_id(), EntriesFromProto(req.entries()), &pages));
+  resp->mutable_pages()->Reserve(pages.size());
+  for (std::string& p : pages) resp->add_pages(std::move(p));
+  return absl::OkStatus();
+}
+
+grpc::Status MemoryManagerService::SwapOut(grpc::ServerContext*,
+                                           const v1::SwapOutRequest* req,
+                                           v1::SwapOutResponse* resp) {
+  return Handle(this, "SwapOut", [&] { return DoSwapOut(*req, resp); });
+}
+
+grpc::Status MemoryManagerService::SwapIn(grpc::ServerContext*,
+                                          const v1::SwapInRequest* req,
+                                          v1::SwapInResponse* resp) {
+  return Handle(this, "SwapIn", [&] { return DoSwapIn(*req, resp); });
+}
+
+grpc::Status MemoryManagerService::FreeSlots(grpc::ServerContext*,
+                                             const v1::FreeSlotsRequest* req,
+                                             v1::FreeSlotsResponse* resp) {
+  return Handle(this, "FreeSlots", [&]() -> absl::Status {
+    absl::StatusOr<uint64_t> freed = options_.store->FreeSlots(
+        req->lease_id(), EntriesFromProto(req->entries()));
+    if (!freed.ok()) return freed.status();
+    resp->set_freed_slots(*freed);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MemoryManagerService::DupSlots(grpc::ServerContext*,
+                                            const v1::DupSlotsRequest* req,
+                                            v1::DupSlotsResponse*) {
+  return Handle(this, "DupSlots", [&] {
+    return options_.store->DupSlots(req->lease_id(),
+                                    EntriesFromProto(req->entries()));
+  });
+}
+
+grpc::Status MemoryManagerService::StreamSwapOut(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::SwapOutResponse, v1::SwapOutRequest>* stream) {
+  return RunBulkStream(this, "StreamSwapOut", ctx, stream,
+                       [this](const v1::SwapOutRequest& req,
+                              v1::SwapOutResponse* resp) {
+                         return DoSwapOut(req, resp);
+                       });
+}
+
+grpc::Status MemoryManagerService::StreamSwapIn(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::SwapInResponse, v1::SwapInRequest>* stream) {
+  return RunBulkStream(this, "StreamSwapIn", ctx, stream,
+                       [this](const v1::SwapInRequest& req,
+                              v1::SwapInResponse* resp) {
+                         return DoSwapIn(req, resp);
+                       });
+}
+
+grpc::Status MemoryManagerService::GetStats(grpc::ServerContext*,
+                                            const v1::GetStatsRequest*,
+                                            v1::GetStatsResponse* resp) {
+  return Handle(this, "GetStats", [&] {
+    const SwapStoreStats s = options_.store->GetStats();
+    resp->set_slots_used(s.slots_used);
+    resp->set_slots_capacity(s.slots_capacity);
+    resp->set_swap_out_pages(s.swap_out_pages);
+    resp->set_swap_in_pages(s.swap_in_pages);
+    resp->set_freed_pages(s.freed_pages);
+    resp->set_leases(s.leases);
+    resp->set_leases_expired(s.leases_expired);
+    resp->set_rocksdb_sst_bytes(s.storage.sst_bytes);
+    resp->set_rocksdb_live_data_bytes(s.storage.live_data_bytes);
+    resp->set_sync_writes(options_.store->options().sync);
+    resp->set_max_batch_pages(options_.store->options().max_batch_pages);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MemoryManagerService::ListLeases(grpc::ServerContext*,
+                                              const v1::ListLeasesRequest*,
+                                              v1::ListLeasesResponse* resp) {
+  return Handle(this, "ListLeases", [&] {
+    for (v1::LeaseInfo& l : options_.store->ListLeases()) {
+      *resp->add_leases() = std::move(l);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace memmgr

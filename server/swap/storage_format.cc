@@ -1,0 +1,120 @@
+#include "server/swap/storage_format.h"
+
+#include <cstring>
+
+#include "absl/base/internal/endian.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "server/swap/swap_entry.h"
+
+namespace memmgr {
+namespace {
+
+void PutLE32(char* p, uint32_t v) { absl::little_endian::Store32(p, v); }
+void PutLE64(char* p, uint64_t v) { absl::little_endian::Store64(p, v); }
+uint32_t GetLE32(const char* p) { return absl::little_endian::Load32(p); }
+uint64_t GetLE64(const char* p) { return absl::little_endian::Load64(p); }
+
+constexpr size_t kSlotMetaSize = 1 + 8 + 8 + 4;
+constexpr uint8_t kSlotMetaVersion = 1;
+
+}  // namespace
+
+std::string NumberKey(char prefix, uint64_t number) {
+  std::string key(9, '\0');
+  key[0] = prefix;
+  absl::big_endian::Store64(key.data() + 1, number);
+  return key;
+}
+
+bool ParseNumberKey(absl::string_view key, char prefix, uint64_t* number) {
+  if (key.size() != 9 || key[0] != prefix) return false;
+  *number = absl::big_endian::Load64(key.data() + 1);
+  return true;
+}
+
+std::string EncodeU64(uint64_t v) {
+  std::string s(8, '\0');
+  PutLE64(s.data(), v);
+  return s;
+}
+
+absl::StatusOr<uint64_t> DecodeU64(absl::string_view value) {
+  if (value.size() != 8) {
+    return absl::DataLossError(
+        absl::StrCat("expected an 8-byte integer, got ", value.size(), " bytes"));
+  }
+  return GetLE64(value.data());
+}
+
+std::string EncodeSlotMeta(const SlotMeta& meta) {
+  std::string s(kSlotMetaSize, '\0');
+  s[0] = static_cast<char>(kSlotMetaVersion);
+  PutLE64(s.data() + 1, meta.generation);
+  PutLE64(s.data() + 9, meta.owner);
+  PutLE32(s.data() + 17, meta.refcount);
+  return s;
+}
+
+absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value) {
+  if (value.size() != kSlotMetaSize ||
+      static_cast<uint8_t>(value[0]) != kSlotMetaVersion) {
+    return absl::DataLossError(absl::StrCat(
+        "malformed slot meta record (", value.size(), " bytes)"));
+  }
+  SlotMeta meta;
+  meta.generation = GetLE64(value.data() + 1);
+  meta.owner = GetLE64(value.data() + 9);
+  meta.refcount = GetLE32(value.data() + 17);
+  if (meta.refcount == 0) {
+    return absl::DataLossError("slot meta record with refcount 0");
+  }
+  return meta;
+}
+
+void EncodePageRecord(absl::string_view page, uint64_t generation,
+                      std::string* out) {
+  const size_t base = out->size();
+  out->resize(base + kPageRecordHeaderSize + page.size());
+  char* p = out->data() + base;
+  p[0] = static_cast<char>(PageCodec::kRaw);
+  p[1] = p[2] = p[3] = 0;
+  PutLE32(p + 4, Crc32c(page));
+  PutLE64(p + 8, generation);
+  PutLE32(p + 16, static_cast<uint32_t>(page.size()));
+  std::memcpy(p + kPageRecordHeaderSize, page.data(), page.size());
+}
+
+absl::Status DecodePageRecord(absl::string_view record,
+                              uint64_t expected_generation, std::string* page) {
+  if (record.size() < kPageRecordHeaderSize) {
+    return absl::DataLossError(
+        absl::StrCat("page record truncated to ", record.size(), " bytes"));
+  }
+  const char* p = record.data();
+  const uint32_t crc = GetLE32(p + 4);
+  const uint64_t generation = GetLE64(p + 8);
+  const uint32_t length = GetLE32(p + 16);
+  if (generation != expected_generation) {
+    return absl::NotFoundError(absl::StrCat(
+        "slot was reused: stored generation ", generation, ", entry has ",
+        expected_generation));
+  }
+  if (static_cast<uint8_t>(p[0]) != static_cast<uint8_t>(PageCodec::kRaw)) {
+    return absl::DataLossError(
+        absl::StrCat("unknown page codec ", static_cast<int>(p[0])));
+  }
+  if (length != kPageSize || record.size() != kPageRecordHeaderSize + length) {
+    return absl::DataLossError(absl::StrCat(
+        "page record length ", length, " in a ", record.size(), "-byte record"));
+  }
+  absl::string_view payload = record.substr(kPageRecordHeaderSize);
+  if (Crc32c(payload) != crc) {
+    return absl::DataLossError("page failed its crc32c check");
+  }
+  page->assign(payload.data(), payload.size());
+  return absl::OkStatus();
+}
+
+}  // namespace memmgr

@@ -1,0 +1,80 @@
+// SwapMap: the in-memory swap_map of the cluster swap area — per slot the
+// sharer count (Linux's swap_map[] byte), the generation the slot was last
+// allocated with, its owner lease, and an allocation state — plus a next-fit
+// slot allocator over a bitmap (like scan_swap_map's cluster_next), so one
+// batch usually gets neighbouring slots and swap-in readahead stays cheap.
+//
+// Thread-safety: not thread-safe; SwapStore guards it with its mutex.
+#ifndef MEMMGR_SERVER_SWAP_SWAP_MAP_H_
+#define MEMMGR_SERVER_SWAP_SWAP_MAP_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "server/swap/swap_entry.h"
+
+namespace memmgr {
+
+class SwapMap {
+ public:
+  enum class State : uint8_t {
+    kFree = 0,
+    kAllocating,  // handed to a SwapOut whose write is not yet durable
+    kLive,        // readable; count >= 1
+    kFreeing,     // count hit 0; its delete is not yet durable
+  };
+
+  struct Slot {
+    uint64_t generation = 0;
+    uint32_t owner = 0;  // lease number
+    uint32_t count = 0;  // sharers (swap_map count)
+  };
+
+  explicit SwapMap(uint64_t capacity);
+
+  uint64_t capacity() const { return capacity_; }
+  // Slots in any state but kFree.
+  uint64_t used() const { return used_; }
+  uint64_t free() const { return capacity_ - used_; }
+
+  // Takes `n` free slots (next-fit) for `owner`, generations
+  // first_generation, first_generation+1, …, count 1, state kAllocating.
+  // RESOURCE_EXHAUSTED and nothing taken when fewer than n are free.
+  absl::Status Allocate(size_t n, uint32_t owner, uint64_t first_generation,
+                        std::vector<uint64_t>* slots);
+
+  // Restores a live slot read back from storage on restart.
+  absl::Status RestoreLive(uint64_t slot, const Slot& value);
+
+  // Checks that `entry` names a live slot of `owner`:
+  //   slot out of range            -> INVALID_ARGUMENT
+  //   free / freeing / allocating  -> NOT_FOUND
+  //   generation mismatch (stale)  -> NOT_FOUND
+  //   another owner                -> PERMISSION_DENIED
+  absl::Status CheckOwned(const SwapEntry& entry, uint32_t owner) const;
+
+  State state(uint64_t slot) const { return static_cast<State>(state_[slot]); }
+  const Slot& slot(uint64_t slot) const { return slots_[slot]; }
+  Slot& mutable_slot(uint64_t slot) { return slots_[slot]; }
+
+  void SetState(uint64_t slot, State state);
+  // kAllocating/kFreeing -> kFree: the slot can be handed out again.
+  void Release(uint64_t slot);
+
+ private:
+  bool IsUsed(uint64_t slot) const {
+    return (used_bits_[slot >> 6] >> (slot & 63)) & 1;
+  }
+
+  const uint64_t capacity_;
+  uint64_t used_ = 0;
+  uint64_t cursor_ = 0;  // next-fit scan start
+  std::vector<Slot> slots_;
+  std::vector<uint8_t> state_;       // State per slot
+  std::vector<uint64_t> used_bits_;  // 1 = not kFree
+};
+
+}  // namespace memmgr
+
+#endif  // MEMMGR_SERVER_SWAP_SWAP_MAP_H_

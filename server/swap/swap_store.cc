@@ -1,0 +1,622 @@
+#include "server/swap/swap_store.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/logging.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+#include "server/lease/lease_record.pb.h"
+#include "server/swap/storage_format.h"
+
+namespace memmgr {
+namespace {
+
+// Generations are reserved durably in blocks, so a restart never reissues a
+// generation a worker may still hold in a (stale) swap entry.
+constexpr uint64_t kGenerationBlock = uint64_t{1} << 20;
+// Deletes per storage batch when a lease ends with many slots.
+constexpr size_t kEndLeaseChunk = 8192;
+
+absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
+}
+
+absl::Status ValidateSpec(const v1::RegisterWorkerRequest& spec) {
+  if (spec.node_name().empty() || spec.node_name().size() > 253) {
+    return absl::InvalidArgumentError("node_name must be 1..253 bytes");
+  }
+  if (spec.frame_capacity_pages() == 0) {
+    return absl::InvalidArgumentError("frame_capacity_pages must be > 0");
+  }
+  if (spec.address().size() > 255) {
+    return absl::InvalidArgumentError("address is longer than 255 bytes");
+  }
+  if (spec.distances_size() > 1024) {
+    return absl::InvalidArgumentError("more than 1024 node distances");
+  }
+  for (const auto& [node, distance] : spec.distances()) {
+    if (distance < 10 || distance > 254) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "distance to node ", node, " is ", distance,
+          "; distances are in [10, 254] (10 = local)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+SwapStore::SwapStore(SwapStoreOptions options,
+                     std::unique_ptr<SlotStorage> storage)
+    : options_(std::move(options)),
+      storage_(std::move(storage)),
+      swap_map_(options_.capacity_pages) {}
+
+absl::StatusOr<std::unique_ptr<SwapStore>> SwapStore::Open(
+    SwapStoreOptions options, std::unique_ptr<SlotStorage> storage) {
+  if (options.capacity_pages == 0 ||
+      options.capacity_pages > (uint64_t{1} << 36)) {
+    return absl::InvalidArgumentError(
+        "swap capacity must be 1..2^36 pages (256 TiB)");
+  }
+  if (options.max_batch_pages == 0 || options.max_batch_pages > 4096) {
+    return absl::InvalidArgumentError("max_batch_pages must be 1..4096");
+  }
+  if (options.lease_ttl < absl::Milliseconds(10) ||
+      options.lease_ttl > absl::Hours(24)) {
+    return absl::InvalidArgumentError("lease TTL must be 10ms..24h");
+  }
+  if (options.clock == nullptr) options.clock = Clock::Real();
+  std::unique_ptr<SwapStore> store(
+      new SwapStore(std::move(options), std::move(storage)));
+  MEMMGR_RETURN_IF_ERROR(store->Rebuild());
+  return store;
+}
+
+SwapStore::~SwapStore() {
+  {
+    MutexLock l(&reaper_mu_);
+    stopping_ = true;
+  }
+  reaper_cv_.SignalAll();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+absl::Status SwapStore::Rebuild() {
+  MutexLock l(&mu_);
+  absl::StatusOr<std::optional<std::string>> format = storage_->Get(kFormatKey);
+  if (!format.ok()) return format.status();
+  if (!format->has_value()) {
+    bool empty = true;
+    absl::Status scan =
+        storage_->Scan("", [&](absl::string_view, absl::string_view) {
+          empty = false;
+          return absl::CancelledError("stop at the first key");
+        });
+    if (!scan.ok() && !absl::IsCancelled(scan)) return scan;
+    if (!empty) {
+      return absl::FailedPreconditionError(
+          "data directory holds a database without a memmgr format marker; "
+          "refusing to use it");
+    }
+    StorageBatch init;
+    init.Put(std::string(kFormatKey), EncodeU64(kFormatVersion));
+    init.Put(std::string(kGenerationKey), EncodeU64(1));
+    init.Put(std::string(kNextLeaseKey), EncodeU64(1));
+    return storage_->Write(init, /*sync=*/true);
+  }
+  absl::StatusOr<uint64_t> version = DecodeU64(**format);
+  if (!version.ok()) return version.status();
+  if (*version != kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory has swap store format ", *version,
+        "; this server reads format ", kFormatVersion));
+  }
+  for (auto [key, target] : {std::pair{kGenerationKey, &next_generation_},
+                             std::pair{kNextLeaseKey, &next_lease_}}) {
+    absl::StatusOr<std::optional<std::string>> v = storage_->Get(key);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) {
+      return absl::DataLossError(absl::StrCat("missing ", key, " record"));
+    }
+    absl::StatusOr<uint64_t> n = DecodeU64(**v);
+    if (!n.ok()) return Annotate(n.status(), absl::StrCat(key, ": "));
+    *target = *n;
+  }
+  generation_reserved_ = next_generation_;
+
+  const absl::Time deadline = options_.clock->Now() + options_.lease_ttl;
+  MEMMGR_RETURN_IF_ERROR(storage_->Scan(
+      std::string(1, kLeasePrefix),
+      [&](absl::string_view key, absl::string_view value) {
+        uint64_t number;
+        internal::LeaseRecord record;
+        if (!ParseNumberKey(key, kLeasePrefix, &number) ||
+            !record.ParseFromArray(value.data(), value.size()) ||
+            record.number() != number ||
+            number > std::numeric_limits<uint32_t>::max()) {
+          return absl::DataLossError("malformed lease record");
+        }
+        Lease lease;
+        lease.id = record.lease_id();
+        lease.number = static_cast<uint32_t>(number);
+        lease.spec = record.spec();
+        lease.deadline = deadline;
+        leases_.Add(std::move(lease));
+        return absl::OkStatus();
+      }));
+
+  StorageBatch orphans;
+  MEMMGR_RETURN_IF_ERROR(storage_->Scan(
+      std::string(1, kSlotMetaPrefix),
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        uint64_t slot;
+        if (!ParseNumberKey(key, kSlotMetaPrefix, &slot)) {
+          return absl::DataLossError("malformed slot key");
+        }
+        absl::StatusOr<SlotMeta> meta = DecodeSlotMeta(value);
+        if (!meta.ok()) {
+          return Annotate(meta.status(), absl::StrCat("slot ", slot, ": "));
+        }
+        if (meta->generation >= next_generation_) {
+          return absl::DataLossError(absl::StrCat(
+              "slot ", slot, " has generation ", meta->generation,
+              " beyond the reserved ", next_generation_));
+        }
+        Lease* owner = meta->owner <= std::numeric_limits<uint32_t>::max()
+                           ? leases_.FindByNumber(static_cast<uint32_t>(meta->owner))
+                           : nullptr;
+        if (owner == nullptr) {
+          // Its lease ended but the crash came before the slot's delete.
+          orphans.Delete(NumberKey(kSlotMetaPrefix, slot));
+          orphans.Delete(NumberKey(kPageDataPrefix, slot));
+          return absl::OkStatus();
+        }
+        MEMMGR_RETURN_IF_ERROR(swap_map_.RestoreLive(
+            slot, SwapMap::Slot{meta->generation, owner->number,
+                                meta->refcount}));
+        ++owner->slots;
+        return absl::OkStatus();
+      }));
+  if (!orphans.empty()) {
+    MEMMGR_LOG(INFO) << "deleting " << orphans.ops().size() / 2
+              << " slots of ended leases";
+    MEMMGR_RETURN_IF_ERROR(storage_->Write(orphans, /*sync=*/true));
+  }
+  MEMMGR_LOG(INFO) << "swap store rebuilt: " << swap_map_.used() << " slots used of "
+            << swap_map_.capacity() << ", " << leases_.size() << " leases";
+  return absl::OkStatus();
+}
+
+void SwapStore::StartLeaseReaper() {
+  if (reaper_.joinable()) return;
+  reaper_ = std::thread([this] { ReaperLoop(); });
+}
+
+void SwapStore::ReaperLoop() {
+  const absl::Duration period = std::clamp(
+      options_.lease_ttl / 4, absl::Milliseconds(10), absl::Seconds(1));
+  MutexLock l(&reaper_mu_);
+  while (!stopping_) {
+    reaper_cv_.WaitWithTimeout(&reaper_mu_, period);
+    if (stopping_) break;
+    reaper_mu_.Unlock();
+    const size_t n = ExpireLeases();
+    if (n > 0) MEMMGR_LOG(INFO) << "expired " << n << " lease(s)";
+    reaper_mu_.Lock();
+  }
+}
+
+absl::Status SwapStore::ValidateBatchSize(size_t n,
+                                          absl::string_view what) const {
+  if (n == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": empty batch"));
+  }
+  if (n > options_.max_batch_pages) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": batch of ", n, " exceeds --max_batch_pages=",
+                     options_.max_batch_pages));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SwapStore::ReserveGenerationsLocked(uint64_t n) {
+  if (next_generation_ + n <= generation_reserved_) return absl::OkStatus();
+  const uint64_t reserve = next_generation_ + n + kGenerationBlock;
+  StorageBatch batch;
+  batch.Put(std::string(kGenerationKey), EncodeU64(reserve));
+  MEMMGR_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true));
+  generation_reserved_ = reserve;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LeaseGrant> SwapStore::RegisterLease(
+    const v1::RegisterWorkerRequest& spec) {
+  MEMMGR_RETURN_IF_ERROR(ValidateSpec(spec));
+  MutexLock l(&mu_);
+  if (leases_.size() >= options_.max_leases) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("lease table full (", options_.max_leases, " leases)"));
+  }
+  if (next_lease_ > std::numeric_limits<uint32_t>::max()) {
+    return absl::ResourceExhaustedError("lease numbers exhausted");
+  }
+  Lease lease;
+  lease.id = LeaseTable::NewLeaseId();
+  lease.number = static_cast<uint32_t>(next_lease_);
+  lease.spec = spec;
+  lease.deadline = options_.clock->Now() + options_.lease_ttl;
+
+  internal::LeaseRecord record;
+  record.set_lease_id(lease.id);
+  record.set_number(lease.number);
+  *record.mutable_spec() = spec;
+  StorageBatch batch;
+  batch.Put(NumberKey(kLeasePrefix, lease.number), record.SerializeAsString());
+  batch.Put(std::string(kNextLeaseKey), EncodeU64(next_lease_ + 1));
+  // Rare; holding mu_ keeps lease numbers and their records in step.
+  MEMMGR_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true));
+  ++next_lease_;
+  LeaseGrant grant{lease.id, options_.lease_ttl};
+  leases_.Add(std::move(lease));
+  return grant;
+}
+
+absl::Status SwapStore::Heartbeat(absl::string_view lease_id) {
+  MutexLock l(&mu_);
+  const absl::Time now = options_.clock->Now();
+  absl::StatusOr<Lease*> lease = leases_.Resolve(lease_id, now);
+  if (!lease.ok()) return lease.status();
+  (*lease)->deadline = now + options_.lease_ttl;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SwapStore::UnregisterLease(
+    absl::string_view lease_id) {
+  MutexLock l(&mu_);
+  absl::StatusOr<Lease*> lease =
+      leases_.Resolve(lease_id, options_.clock->Now());
+  if (lease.ok()) return EndLeaseLocked((*lease)->number);
+  // Idempotent: an ended lease has nothing left; one past its deadline that
+  // the reaper has not reached yet is ended now.
+  if (lease.status().code() != absl::StatusCode::kFailedPrecondition) {
+    return lease.status();
+  }
+  Lease* expired = leases_.FindById(lease_id);
+  return expired == nullptr ? 0 : EndLeaseLocked(expired->number);
+}
+
+size_t SwapStore::ExpireLeases() {
+  MutexLock l(&mu_);
+  std::vector<uint32_t> expired = leases_.Expired(options_.clock->Now());
+  for (uint32_t number : expired) {
+    const uint64_t freed = EndLeaseLocked(number);
+    leases_expired_.fetch_add(1, std::memory_order_relaxed);
+    MEMMGR_LOG(INFO) << "lease " << number << " expired; freed " << freed << " slots";
+  }
+  return expired.size();
+}
+
+uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
+  // Taking meta_write_mu_ first lets every in-flight FreeSlots/DupSlots
+  // write of this lease land; their finishers see the lease gone and leave
+  // the slots to us.
+  meta_write_mu_.Lock();
+  Lease* lease = leases_.FindByNumber(number);
+  if (lease == nullptr) {
+    meta_write_mu_.Unlock();
+    return 0;
+  }
+  // Everything the lease owns except slots still being written by a
+  // SwapOut (that SwapOut cleans up after itself when it finds the lease
+  // gone).
+  std::vector<uint64_t> slots;
+  for (uint64_t s = 0; s < swap_map_.capacity(); ++s) {
+    const SwapMap::State st = swap_map_.state(s);
+    if ((st == SwapMap::State::kLive || st == SwapMap::State::kFreeing) &&
+        swap_map_.slot(s).owner == number) {
+      swap_map_.SetState(s, SwapMap::State::kFreeing);
+      slots.push_back(s);
+    }
+  }
+  leases_.Remove(number);
+  mu_.Unlock();
+
+  absl::Status status;
+  for (size_t i = 0; i < slots.size() || i == 0; i += kEndLeaseChunk) {
+    StorageBatch batch;
+    const size_t end = std::min(slots.size(), i + kEndLeaseChunk);
+    for (size_t j = i; j < end; ++j) {
+      batch.Delete(NumberKey(kSlotMetaPrefix, slots[j]));
+      batch.Delete(NumberKey(kPageDataPrefix, slots[j]));
+    }
+    // The lease record goes last: a crash midway restores the lease with
+    // its remaining slots, and it expires again.
+    if (end == slots.size()) batch.Delete(NumberKey(kLeasePrefix, number));
+    status = storage_->Write(batch, options_.sync);
+    if (!status.ok()) break;
+    if (end == slots.size()) break;
+  }
+  meta_write_mu_.Unlock();
+  mu_.Lock();
+  if (!status.ok()) {
+    // The slots stay kFreeing (unusable, never readable) until a restart
+    // reclaims them; nothing is lost or handed out twice.
+    MEMMGR_LOG(ERROR) << "ending lease " << number << ": " << status;
+    return 0;
+  }
+  ReleaseSlotsLocked(slots);
+  freed_pages_.fetch_add(slots.size(), std::memory_order_relaxed);
+  return slots.size();
+}
+
+void SwapStore::ReleaseSlotsLocked(const std::vector<uint64_t>& slots) {
+  for (uint64_t s : slots) swap_map_.Release(s);
+}
+
+absl::Status SwapStore::WriteMetaHandOffLocked(const StorageBatch& batch) {
+  meta_write_mu_.Lock();
+  mu_.Unlock();
+  absl::Status s = storage_->Write(batch, options_.sync);
+  meta_write_mu_.Unlock();
+  mu_.Lock();
+  return s;
+}
+
+absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
+    absl::string_view lease_id, absl::Span<const absl::string_view> pages) {
+  MEMMGR_RETURN_IF_ERROR(ValidateBatchSize(pages.size(), "SwapOut"));
+  for (size_t i = 0; i < pages.size(); ++i) {
+    if (pages[i].size() != kPageSize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page ", i, " is ", pages[i].size(),
+                       " bytes; every page must be exactly 4096 bytes"));
+    }
+  }
+  const size_t n = pages.size();
+  std::vector<uint64_t> slots;
+  uint64_t first_generation;
+  uint32_t owner;
+  {
+    MutexLock l(&mu_);
+    absl::StatusOr<Lease*> lease =
+        leases_.Resolve(lease_id, options_.clock->Now());
+    if (!lease.ok()) return lease.status();
+    MEMMGR_RETURN_IF_ERROR(ReserveGenerationsLocked(n));
+    first_generation = next_generation_;
+    MEMMGR_RETURN_IF_ERROR(
+        swap_map_.Allocate(n, (*lease)->number, first_generation, &slots));
+    next_generation_ += n;
+    (*lease)->slots += n;
+    owner = (*lease)->number;
+  }
+
+  // The slots are ours alone (kAllocating): build and write without the lock.
+  StorageBatch batch;
+  batch.Reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t generation = first_generation + i;
+    EncodePageRecord(pages[i], generation,
+                     batch.PutInPlace(NumberKey(kPageDataPrefix, slots[i])));
+    batch.Put(NumberKey(kSlotMetaPrefix, slots[i]),
+              EncodeSlotMeta(SlotMeta{generation, owner, 1}));
+  }
+  const absl::Status written = storage_->Write(batch, options_.sync);
+
+  MutexLock l(&mu_);
+  Lease* lease = leases_.FindByNumber(owner);
+  if (written.ok() && lease != nullptr) {
+    std::vector<SwapEntry> entries(n);
+    for (size_t i = 0; i < n; ++i) {
+      swap_map_.SetState(slots[i], SwapMap::State::kLive);
+      entries[i] = SwapEntry{slots[i], first_generation + i};
+    }
+    swap_out_pages_.fetch_add(n, std::memory_order_relaxed);
+    return entries;
+  }
+  if (lease != nullptr) lease->slots -= n;
+  if (!written.ok()) {
+    // A failed batch applied nothing; the slots were never visible.
+    ReleaseSlotsLocked(slots);
+    return Annotate(written, "SwapOut not stored: ");
+  }
+  // The lease ended while the batch was being written: discard it.
+  for (uint64_t s : slots) swap_map_.SetState(s, SwapMap::State::kFreeing);
+  StorageBatch discard;
+  for (uint64_t s : slots) {
+    discard.Delete(NumberKey(kSlotMetaPrefix, s));
+    discard.Delete(NumberKey(kPageDataPrefix, s));
+  }
+  mu_.Unlock();
+  const absl::Status deleted = storage_->Write(discard, options_.sync);
+  mu_.Lock();
+  if (deleted.ok()) ReleaseSlotsLocked(slots);
+  return absl::FailedPreconditionError(
+      "lease ended during SwapOut; the batch was discarded; register the "
+      "worker again");
+}
+
+absl::Status SwapStore::SwapIn(absl::string_view lease_id,
+                               absl::Span<const SwapEntry> entries,
+                               std::vector<std::string>* pages) {
+  pages->clear();
+  MEMMGR_RETURN_IF_ERROR(ValidateBatchSize(entries.size(), "SwapIn"));
+  std::vector<std::string> keys;
+  keys.reserve(entries.size());
+  {
+    MutexLock l(&mu_);
+    absl::StatusOr<Lease*> lease =
+        leases_.Resolve(lease_id, options_.clock->Now());
+    if (!lease.ok()) return lease.status();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      MEMMGR_RETURN_IF_ERROR(
+          Annotate(swap_map_.CheckOwned(entries[i], (*lease)->number),
+                   absl::StrCat("entry ", i, ": ")));
+      keys.push_back(NumberKey(kPageDataPrefix, entries[i].slot));
+    }
+  }
+  absl::StatusOr<std::vector<std::optional<std::string>>> values =
+      storage_->MultiGet(keys);
+  if (!values.ok()) return values.status();
+  pages->resize(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    // The record's own generation guards against a concurrent free + reuse
+    // of the slot between the check above and the read.
+    absl::Status s =
+        (*values)[i].has_value()
+            ? DecodePageRecord(*(*values)[i], entries[i].generation,
+                               &(*pages)[i])
+            : absl::NotFoundError("slot was freed");
+    if (!s.ok()) {
+      pages->clear();
+      return Annotate(s, absl::StrCat("entry ", i, " (slot ",
+                                      entries[i].slot, "): "));
+    }
+  }
+  swap_in_pages_.fetch_add(entries.size(), std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SwapStore::FreeSlots(
+    absl::string_view lease_id, absl::Span<const SwapEntry> entries) {
+  MEMMGR_RETURN_IF_ERROR(ValidateBatchSize(entries.size(), "FreeSlots"));
+  MutexLock l(&mu_);
+  absl::StatusOr<Lease*> lease =
+      leases_.Resolve(lease_id, options_.clock->Now());
+  if (!lease.ok()) return lease.status();
+  const uint32_t owner = (*lease)->number;
+  // Validate everything first: all or nothing. An entry may appear more
+  // than once (a sharer count dropped twice), but not more than its count.
+  absl::flat_hash_map<uint64_t, uint32_t> drops;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    MEMMGR_RETURN_IF_ERROR(Annotate(swap_map_.CheckOwned(entries[i], owner),
+                                    absl::StrCat("entry ", i, ": ")));
+    ++drops[entries[i].slot];
+  }
+  for (const auto& [slot, k] : drops) {
+    if (k > swap_map_.slot(slot).count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "slot ", slot, " is freed ", k, " times but has ",
+          swap_map_.slot(slot).count, " reference(s)"));
+    }
+  }
+  StorageBatch batch;
+  std::vector<uint64_t> freed;
+  for (const auto& [slot, k] : drops) {
+    SwapMap::Slot& s = swap_map_.mutable_slot(slot);
+    s.count -= k;
+    if (s.count == 0) {
+      swap_map_.SetState(slot, SwapMap::State::kFreeing);
+      freed.push_back(slot);
+      batch.Delete(NumberKey(kSlotMetaPrefix, slot));
+      batch.Delete(NumberKey(kPageDataPrefix, slot));
+    } else {
+      batch.Put(NumberKey(kSlotMetaPrefix, slot),
+                EncodeSlotMeta(SlotMeta{s.generation, owner, s.count}));
+    }
+  }
+  const absl::Status written = WriteMetaHandOffLocked(batch);
+  Lease* still = leases_.FindByNumber(owner);
+  if (still == nullptr) {
+    // The lease ended meanwhile; EndLeaseLocked took these slots over.
+    return absl::FailedPreconditionError(
+        "lease ended during FreeSlots; all its slots are freed");
+  }
+  if (!written.ok()) {
+    for (const auto& [slot, k] : drops) {
+      swap_map_.mutable_slot(slot).count += k;
+      swap_map_.SetState(slot, SwapMap::State::kLive);
+    }
+    return Annotate(written, "FreeSlots not applied: ");
+  }
+  ReleaseSlotsLocked(freed);
+  still->slots -= freed.size();
+  freed_pages_.fetch_add(freed.size(), std::memory_order_relaxed);
+  return freed.size();
+}
+
+absl::Status SwapStore::DupSlots(absl::string_view lease_id,
+                                 absl::Span<const SwapEntry> entries) {
+  MEMMGR_RETURN_IF_ERROR(ValidateBatchSize(entries.size(), "DupSlots"));
+  MutexLock l(&mu_);
+  absl::StatusOr<Lease*> lease =
+      leases_.Resolve(lease_id, options_.clock->Now());
+  if (!lease.ok()) return lease.status();
+  const uint32_t owner = (*lease)->number;
+  absl::flat_hash_map<uint64_t, uint32_t> adds;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    MEMMGR_RETURN_IF_ERROR(Annotate(swap_map_.CheckOwned(entries[i], owner),
+                                    absl::StrCat("entry ", i, ": ")));
+    ++adds[entries[i].slot];
+  }
+  constexpr uint32_t kMaxCount = std::numeric_limits<uint32_t>::max() / 2;
+  StorageBatch batch;
+  for (const auto& [slot, k] : adds) {
+    SwapMap::Slot& s = swap_map_.mutable_slot(slot);
+    if (s.count > kMaxCount - k) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("slot ", slot, " has too many sharers"));
+    }
+  }
+  for (const auto& [slot, k] : adds) {
+    SwapMap::Slot& s = swap_map_.mutable_slot(slot);
+    s.count += k;
+    batch.Put(NumberKey(kSlotMetaPrefix, slot),
+              EncodeSlotMeta(SlotMeta{s.generation, owner, s.count}));
+  }
+  const absl::Status written = WriteMetaHandOffLocked(batch);
+  if (leases_.FindByNumber(owner) == nullptr) {
+    return absl::FailedPreconditionError(
+        "lease ended during DupSlots; all its slots are freed");
+  }
+  if (!written.ok()) {
+    for (const auto& [slot, k] : adds) swap_map_.mutable_slot(slot).count -= k;
+    return Annotate(written, "DupSlots not applied: ");
+  }
+  return absl::OkStatus();
+}
+
+SwapStoreStats SwapStore::GetStats() const {
+  SwapStoreStats stats;
+  {
+    MutexLock l(&mu_);
+    stats.slots_used = swap_map_.used();
+    stats.slots_capacity = swap_map_.capacity();
+    stats.leases = static_cast<uint32_t>(leases_.size());
+  }
+  stats.swap_out_pages = swap_out_pages_.load(std::memory_order_relaxed);
+  stats.swap_in_pages = swap_in_pages_.load(std::memory_order_relaxed);
+  stats.freed_pages = freed_pages_.load(std::memory_order_relaxed);
+  stats.leases_expired = leases_expired_.load(std::memory_order_relaxed);
+  stats.storage = storage_->GetStats();
+  return stats;
+}
+
+std::vector<v1::LeaseInfo> SwapStore::ListLeases() const {
+  MutexLock l(&mu_);
+  const absl::Time now = options_.clock->Now();
+  std::vector<v1::LeaseInfo> out;
+  leases_.ForEach([&](const Lease& lease) {
+    v1::LeaseInfo info;
+    info.set_lease_id(lease.id);
+    info.set_node_name(lease.spec.node_name());
+    info.set_numa_node(lease.spec.numa_node());
+    info.set_frame_capacity_pages(lease.spec.frame_capacity_pages());
+    info.set_address(lease.spec.address());
+    *info.mutable_distances() = lease.spec.distances();
+    info.set_slots(lease.slots);
+    info.set_expires_in_ms(absl::ToInt64Milliseconds(lease.deadline - now));
+    out.push_back(std::move(info));
+  });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.node_name() != b.node_name() ? a.node_name() < b.node_name()
+                                          : a.lease_id() < b.lease_id();
+  });
+  return out;
+}
+
+}  // namespace memmgr

@@ -1,0 +1,165 @@
+// SwapStore: the cluster's swap area. Workers hold leases; each SwapOut
+// allocates slots (swap_map + allocator in memory), writes the pages and the
+// slot metadata to durable storage in one atomic batch, and only then answers
+// with swap entries (slot, generation). SwapIn checks lease, generation and
+// owner before reading, and verifies every page's crc32c after it.
+//
+// Thread-safety: safe for concurrent use. Storage I/O for page data runs
+// outside the lock, so concurrent SwapOut batches share RocksDB's group
+// commit.
+//
+// Lock order (acquire top to bottom, never the reverse):
+//   mu_                  swap_map_, leases_, generation/lease counters
+//   └─ meta_write_mu_    serialises writes of slot metadata that other
+//                        requests may also change (refcounts, frees), so the
+//                        WAL sees them in the order they happened in memory.
+//                        Taken while holding mu_, then mu_ is dropped for
+//                        the I/O (a hand-off, like a ticket lock).
+//   reaper_mu_           only the reaper's wake-up; never held with the others
+//
+// Slot life cycle: kFree -> (SwapOut) kAllocating -> (batch durable) kLive
+//   -> (FreeSlots to count 0, lease end) kFreeing -> (delete durable) kFree.
+// A slot is reusable only after its delete is durable, so a late delete can
+// never erase a newer page.
+#ifndef MEMMGR_SERVER_SWAP_SWAP_STORE_H_
+#define MEMMGR_SERVER_SWAP_SWAP_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "memmgr/v1/memory_manager.pb.h"
+#include "server/lease/lease_table.h"
+#include "server/swap/slot_storage.h"
+#include "server/swap/swap_entry.h"
+#include "server/swap/swap_map.h"
+
+namespace memmgr {
+
+struct SwapStoreOptions {
+  // Slots in the swap area (4 KiB pages each).
+  uint64_t capacity_pages = uint64_t{1} << 20;
+  // Largest batch one SwapOut/SwapIn/FreeSlots/DupSlots may carry.
+  uint32_t max_batch_pages = 256;
+  // fsync the WAL on every batch (power-loss durability).
+  bool sync = false;
+  absl::Duration lease_ttl = absl::Seconds(30);
+  // At most this many live leases (RESOURCE_EXHAUSTED past it).
+  uint32_t max_leases = 4096;
+  Clock* clock = Clock::Real();
+};
+
+struct SwapStoreStats {
+  uint64_t slots_used = 0;
+  uint64_t slots_capacity = 0;
+  uint64_t swap_out_pages = 0;
+  uint64_t swap_in_pages = 0;
+  uint64_t freed_pages = 0;
+  uint32_t leases = 0;
+  uint64_t leases_expired = 0;
+  StorageStats storage;
+};
+
+struct LeaseGrant {
+  std::string lease_id;
+  absl::Duration ttl;
+};
+
+class SwapStore {
+ public:
+  // Opens the store on `storage`, rebuilding swap_map, generations and leases
+  // from it. Restored leases get a fresh TTL from now, so workers can
+  // reconnect and keep their slots. Fails with a clear status when the data
+  // has another format version or holds slots beyond capacity_pages.
+  static absl::StatusOr<std::unique_ptr<SwapStore>> Open(
+      SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
+  ~SwapStore();
+
+  SwapStore(const SwapStore&) = delete;
+  SwapStore& operator=(const SwapStore&) = delete;
+
+  // Starts the thread that expires leases (every ttl/4, 10 ms..1 s).
+  void StartLeaseReaper();
+
+  absl::StatusOr<LeaseGrant> RegisterLease(const v1::RegisterWorkerRequest& spec);
+  absl::Status Heartbeat(absl::string_view lease_id);
+  // Ends the lease now and frees its slots; returns how many.
+  absl::StatusOr<uint64_t> UnregisterLease(absl::string_view lease_id);
+
+  // Each page must be kPageSize bytes; 1..max_batch_pages pages.
+  absl::StatusOr<std::vector<SwapEntry>> SwapOut(
+      absl::string_view lease_id, absl::Span<const absl::string_view> pages);
+  // Appends one page per entry to *pages (which is cleared first).
+  absl::Status SwapIn(absl::string_view lease_id,
+                      absl::Span<const SwapEntry> entries,
+                      std::vector<std::string>* pages);
+  // swap_free: drops one reference per entry; returns slots freed.
+  absl::StatusOr<uint64_t> FreeSlots(absl::string_view lease_id,
+                                     absl::Span<const SwapEntry> entries);
+  // swap_duplicate: adds one reference per entry.
+  absl::Status DupSlots(absl::string_view lease_id,
+                        absl::Span<const SwapEntry> entries);
+
+  // Ends every lease past its deadline and frees its slots. Returns the
+  // number of leases ended. The reaper calls this; tests call it directly.
+  size_t ExpireLeases();
+
+  SwapStoreStats GetStats() const;
+  std::vector<v1::LeaseInfo> ListLeases() const;
+  const SwapStoreOptions& options() const { return options_; }
+
+ private:
+  SwapStore(SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
+
+  absl::Status Rebuild();
+  absl::Status ValidateBatchSize(size_t n, absl::string_view what) const;
+  // Makes sure generations [next_generation_, next_generation_ + n) are
+  // covered by the durable reservation.
+  absl::Status ReserveGenerationsLocked(uint64_t n)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees every slot of lease `number` and deletes the lease record.
+  // Called with mu_ held; returns with mu_ held (drops it for the I/O).
+  uint64_t EndLeaseLocked(uint32_t number) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `batch` (metadata another request may also touch) in the order
+  // the in-memory change happened: takes meta_write_mu_ before dropping mu_.
+  absl::Status WriteMetaHandOffLocked(const StorageBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseSlotsLocked(const std::vector<uint64_t>& slots)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReaperLoop();
+
+  const SwapStoreOptions options_;
+  const std::unique_ptr<SlotStorage> storage_;
+
+  mutable Mutex mu_;
+  SwapMap swap_map_ ABSL_GUARDED_BY(mu_);
+  LeaseTable leases_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t generation_reserved_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_lease_ ABSL_GUARDED_BY(mu_) = 1;
+
+  Mutex meta_write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+
+  std::atomic<uint64_t> swap_out_pages_{0};
+  std::atomic<uint64_t> swap_in_pages_{0};
+  std::atomic<uint64_t> freed_pages_{0};
+  std::atomic<uint64_t> leases_expired_{0};
+
+  Mutex reaper_mu_;
+  CondVar reaper_cv_;
+  bool stopping_ ABSL_GUARDED_BY(reaper_mu_) = false;
+  std::thread reaper_;
+};
+
+}  // namespace memmgr
+
+#endif  // MEMMGR_SERVER_SWAP_SWAP_STORE_H_
