@@ -1,0 +1,44 @@
+// The memmgrctl subcommands, as functions over a Client so that the binary's
+// main only parses flags. Each returns the process exit status: 0 success,
+// 1 the operation failed (message on `err`), 2 bad usage.
+//
+// Thread-safety: not thread-safe (one command at a time).
+#ifndef MEMMGR_CLIENT_CTL_COMMANDS_H_
+#define MEMMGR_CLIENT_CTL_COMMANDS_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "client/client.h"
+
+namespace memmgr {
+
+enum class OutputFormat { kText, kJson };
+
+struct CtlEnv {
+  Client* client;
+  OutputFormat format;
+  std::ostream* out;
+  std::ostream* err;
+};
+
+int RunStats(const CtlEnv& env);
+int RunLeases(const CtlEnv& env);
+
+struct SwapTestOptions {
+  uint64_t pages = 1024;
+  uint32_t batch = 64;
+  uint64_t seed = 1;
+};
+// Registers a temporary lease, swaps out `pages` generated pages (random,
+// text-like and zero-filled), reads every one back, compares contents and
+// crc32c, frees the slots and releases the lease. Exit 1 on any mismatch.
+int RunSwapTest(const CtlEnv& env, const SwapTestOptions& options);
+
+// Deterministic test page `index` for `seed` (4096 bytes).
+std::string MakeTestPage(uint64_t seed, uint64_t index);
+
+}  // namespace memmgr
+
+#endif  // MEMMGR_CLIENT_CTL_COMMANDS_H_

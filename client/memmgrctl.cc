@@ -1,0 +1,87 @@
+// memmgrctl: command-line client of memmgr-server. Parses flags and runs
+// one subcommand from client/ctl_commands.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/ctl_commands.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7070",
+          "memmgr-server address host:port");
+ABSL_FLAG(std::string, o, "text", "output format: text or json (-o json)");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10),
+          "deadline of each RPC attempt");
+ABSL_FLAG(int, attempts, 5,
+          "attempts per RPC; UNAVAILABLE is retried with backoff");
+ABSL_FLAG(uint64_t, pages, 1024, "swap-test: pages to swap out and back");
+ABSL_FLAG(uint32_t, batch, 64, "swap-test: pages per SwapOut/SwapIn batch");
+ABSL_FLAG(uint64_t, seed, 1, "swap-test: seed of the generated pages");
+
+namespace {
+
+constexpr char kUsage[] =
+    "memmgrctl: command-line client of memmgr-server.\n\n"
+    "Usage: memmgrctl [--server=host:port] [-o json] COMMAND\n\n"
+    "Commands:\n"
+    "  stats       swap slots, pages in/out, leases, RocksDB size\n"
+    "  leases      live worker leases\n"
+    "  swap-test   swap out --pages generated pages in --batch batches, read\n"
+    "              them back, verify every byte and crc32c, free them\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "client/memmgrctl.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 2) {
+    std::cerr << kUsage << "\n"
+              << (args.size() < 2 ? "memmgrctl: missing COMMAND\n"
+                                  : "memmgrctl: one COMMAND at a time\n");
+    return 2;
+  }
+  const std::string command = args[1];
+  const std::string format = absl::GetFlag(FLAGS_o);
+  if (format != "text" && format != "json") {
+    std::cerr << "memmgrctl: -o must be text or json, not '" << format
+              << "'\n";
+    return 2;
+  }
+  memmgr::ClientOptions options;
+  options.target = absl::GetFlag(FLAGS_server);
+  options.deadline = absl::GetFlag(FLAGS_deadline);
+  options.max_attempts = absl::GetFlag(FLAGS_attempts);
+  absl::StatusOr<std::unique_ptr<memmgr::Client>> client =
+      memmgr::Client::Create(options);
+  if (!client.ok()) {
+    std::cerr << "memmgrctl: " << client.status().message() << "\n";
+    return 2;
+  }
+  memmgr::CtlEnv env{client->get(),
+                     format == "json" ? memmgr::OutputFormat::kJson
+                                      : memmgr::OutputFormat::kText,
+                     &std::cout, &std::cerr};
+  if (command == "stats") return memmgr::RunStats(env);
+  if (command == "leases") return memmgr::RunLeases(env);
+  if (command == "swap-test") {
+    memmgr::SwapTestOptions o;
+    o.pages = absl::GetFlag(FLAGS_pages);
+    o.batch = absl::GetFlag(FLAGS_batch);
+    o.seed = absl::GetFlag(FLAGS_seed);
+    return memmgr::RunSwapTest(env, o);
+  }
+  std::cerr << kUsage << "\nmemmgrctl: unknown command '" << command << "'\n";
+  return 2;
+}

@@ -1,0 +1,272 @@
+// The real memmgr-server binary on 127.0.0.1 with an ephemeral port: round
+// trips, every bad input with its code, lease expiry, concurrent clients,
+// SIGTERM.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/integration/test_helpers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace memmgr::testing {
+namespace {
+
+std::unique_ptr<ServerProcess> StartServer(
+    const TempDir& dir, const std::vector<std::string>& flags = {}) {
+  auto s = ServerProcess::Start(MEMMGR_SERVER_BIN, dir.Sub("db"), flags);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+TEST(ServerIntegrationTest, ThousandsOfPagesRoundTripOverGrpc) {
+  TempDir dir;
+  auto server = StartServer(dir);
+  ASSERT_NE(server, nullptr);
+  auto client = ClientFor(*server);
+  const std::string lease = RegisterLease(*client, "worker-0");
+  std::vector<v1::SwapEntry> entries;
+  for (uint64_t b = 0; b < 40; ++b) {
+    auto e = client->SwapOut(lease, Pages(7, b * 64, 64));
+    ASSERT_TRUE(e.ok()) << e.status();
+    entries.insert(entries.end(), e->begin(), e->end());
+  }
+  for (uint64_t b = 0; b < 40; ++b) {
+    std::vector<v1::SwapEntry> batch(entries.begin() + b * 64,
+                                     entries.begin() + (b + 1) * 64);
+    auto pages = client->SwapIn(lease, batch);
+    ASSERT_TRUE(pages.ok()) << pages.status();
+    ASSERT_EQ(*pages, Pages(7, b * 64, 64)) << "batch " << b;
+  }
+  auto stats = client->GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->slots_used(), 2560u);
+  EXPECT_EQ(stats->swap_out_pages(), 2560u);
+  EXPECT_EQ(stats->swap_in_pages(), 2560u);
+  EXPECT_EQ(client->UnregisterWorker(lease).value(), 2560u);
+  EXPECT_EQ(client->GetStats()->slots_used(), 0u);
+}
+
+TEST(ServerIntegrationTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
+  TempDir dir;
+  auto server = StartServer(dir, {"--swap_capacity=16", "--max_batch_pages=8"});
+  ASSERT_NE(server, nullptr);
+  auto client = ClientFor(*server);
+  const std::string a = RegisterLease(*client, "a");
+  const std::string b = RegisterLease(*client, "b");
+  auto* stub = client->stub();
+  auto code = [&](auto call) {
+    auto ctx = client->NewContext();
+    return call(ctx.get()).error_code();
+  };
+
+  // Page sizes, empty and oversized batches.
+  for (size_t size : {0, 100, 4095, 4097}) {
+    v1::SwapOutRequest req;
+    req.set_lease_id(a);
+    req.add_pages(std::string(size, 'x'));
+    v1::SwapOutResponse resp;
+    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->SwapOut(c, req, &resp); }),
+              grpc::StatusCode::INVALID_ARGUMENT) << size;
+  }
+  {
+    v1::SwapOutRequest req;
+    req.set_lease_id(a);
+    v1::SwapOutResponse resp;
+    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->SwapOut(c, req, &resp); }),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    for (int i = 0; i < 9; ++i) req.add_pages(std::string(4096, 'y'));
+    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->SwapOut(c, req, &resp); }),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Leases: unknown, empty, released.
+  EXPECT_EQ(client->SwapOut("00000000000000000000000000000000", Pages(1, 0, 1))
+                .status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(client->SwapOut("", Pages(1, 0, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::string gone = RegisterLease(*client, "gone");
+  ASSERT_TRUE(client->UnregisterWorker(gone).ok());
+  EXPECT_EQ(client->SwapOut(gone, Pages(1, 0, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client->HeartbeatOnce(gone).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client->HeartbeatOnce("nope").code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(client->HeartbeatOnce(a).ok());
+
+  // Entries: foreign, stale, out of range; capacity.
+  auto ea = client->SwapOut(a, Pages(2, 0, 8));
+  ASSERT_TRUE(ea.ok()) << ea.status();
+  EXPECT_EQ(client->SwapIn(b, *ea).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(client->FreeSlots(b, *ea).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::SwapEntry stale = (*ea)[0];
+  stale.set_generation(stale.generation() + 1000);
+  EXPECT_EQ(client->SwapIn(a, {stale}).status().code(),
+            absl::StatusCode::kNotFound);
+  v1::SwapEntry wild;
+  wild.set_slot(1ull << 40);
+  EXPECT_EQ(client->SwapIn(a, {wild}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(client->SwapOut(b, Pages(3, 0, 6)).ok());  // 14 of 16 used
+  EXPECT_EQ(client->SwapOut(a, Pages(4, 0, 3)).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(client->GetStats()->slots_used(), 14u);  // nothing half-written
+  // Freed slot, then its stale entry.
+  ASSERT_EQ(client->FreeSlots(a, {(*ea)[0]}).value(), 1u);
+  EXPECT_EQ(client->SwapIn(a, {(*ea)[0]}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(client->FreeSlots(a, {(*ea)[0]}).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // Registration garbage.
+  v1::RegisterWorkerRequest reg;
+  EXPECT_EQ(client->RegisterWorker(reg).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // RPCs of later milestones.
+  {
+    v1::CreateClusterSandboxRequest req;
+    v1::CreateClusterSandboxResponse resp;
+    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->CreateSandbox(c, req, &resp); }),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+  // After all of it the server still serves the honest owner.
+  std::vector<v1::SwapEntry> rest(ea->begin() + 1, ea->end());
+  auto back = client->SwapIn(a, rest);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, Pages(2, 1, 7));
+  EXPECT_TRUE(server->running());
+}
+
+TEST(ServerIntegrationTest, LeaseWithoutHeartbeatsExpiresAndItsSlotsAreFreed) {
+  TempDir dir;
+  auto server = StartServer(dir, {"--lease_ttl=400ms"});
+  ASSERT_NE(server, nullptr);
+  auto client = ClientFor(*server);
+  const std::string lease = RegisterLease(*client, "mortal");
+  const std::string keeper = RegisterLease(*client, "keeper");
+  auto e = client->SwapOut(lease, Pages(5, 0, 10));
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(client->SwapOut(keeper, Pages(6, 0, 3)).ok());
+  // Heartbeats keep both alive well past one TTL.
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(client->HeartbeatOnce(lease).ok());
+    ASSERT_TRUE(client->HeartbeatOnce(keeper).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(client->GetStats()->slots_used(), 13u);
+  // Now only keeper heartbeats; poll (bounded) until the reaper acts.
+  bool freed = false;
+  for (int i = 0; i < 100 && !freed; ++i) {
+    ASSERT_TRUE(client->HeartbeatOnce(keeper).ok());
+    freed = client->GetStats()->slots_used() == 3;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(freed);
+  auto stats = client->GetStats();
+  EXPECT_EQ(stats->leases(), 1u);
+  EXPECT_EQ(stats->leases_expired(), 1u);
+  EXPECT_EQ(client->SwapIn(lease, *e).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ServerIntegrationTest, ConcurrentClientsEachGetTheirOwnPagesBack) {
+  TempDir dir;
+  auto server = StartServer(dir);
+  ASSERT_NE(server, nullptr);
+  constexpr int kClients = 8;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = ClientFor(*server);
+      const std::string lease = RegisterLease(*client, "c" + std::to_string(t));
+      for (uint64_t r = 0; r < 25; ++r) {
+        auto pages = Pages(100 + t, r * 16, 16);
+        auto e = client->SwapOut(lease, pages);
+        if (!e.ok()) { ++failures; continue; }
+        auto back = client->SwapIn(lease, *e);
+        if (!back.ok() || *back != pages) ++failures;
+        auto f = client->FreeSlots(lease, *e);
+        if (!f.ok() || *f != 16) ++failures;
+      }
+      if (!client->UnregisterWorker(lease).ok()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto client = ClientFor(*server);
+  EXPECT_EQ(client->GetStats()->slots_used(), 0u);
+  EXPECT_EQ(client->GetStats()->swap_out_pages(), kClients * 25u * 16u);
+}
+
+TEST(ServerIntegrationTest, SigtermWithAConnectedWorkerStopsCleanlyAndKeepsData) {
+  // The server's graceful GOAWAY waits for each connected client to answer a
+  // ping; a gRPC client with no call in flight only polls its socket from
+  // the backup poller (every 5 s by default). Workers poll far more often;
+  // make this test's client do so too, before gRPC initialises. (ctest runs
+  // each test in its own process.)
+  setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 0);
+  TempDir dir;
+  auto server = StartServer(dir);
+  ASSERT_NE(server, nullptr);
+  auto client = ClientFor(*server);
+  const std::string lease = RegisterLease(*client, "w");
+  auto e = client->SwapOut(lease, Pages(9, 0, 32));
+  ASSERT_TRUE(e.ok());
+  // An open heartbeat stream must not hold up shutdown.
+  grpc::ClientContext hb_ctx;
+  auto stream = client->stub()->Heartbeat(&hb_ctx);
+  v1::HeartbeatRequest hb;
+  hb.set_lease_id(lease);
+  v1::HeartbeatResponse hb_resp;
+  ASSERT_TRUE(stream->Write(hb) && stream->Read(&hb_resp));
+  EXPECT_GT(hb_resp.lease_ttl_ms(), 0u);
+  // Like a real worker, keep a Read pending on the stream: it is what makes
+  // the client answer the server's GOAWAY at once (an idle gRPC client only
+  // polls its socket every 5 s).
+  std::thread worker_reader([&] {
+    v1::HeartbeatResponse r;
+    while (stream->Read(&r)) {
+    }
+  });
+
+  const absl::Time start = absl::Now();
+  server->Signal(SIGTERM);
+  const int status = server->Wait(absl::Seconds(20));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3))
+      << "did not drain promptly: " << server->ReadLog();
+  EXPECT_NE(server->ReadLog().find("stopped cleanly"), std::string::npos);
+  worker_reader.join();
+  EXPECT_FALSE(stream->Finish().ok());  // the server ended it
+
+  auto again = StartServer(dir);
+  ASSERT_NE(again, nullptr);
+  auto c2 = ClientFor(*again);
+  auto back = c2->SwapIn(lease, *e);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, Pages(9, 0, 32));
+}
+
+TEST(ServerIntegrationTest, BadFlagsFailWithAClearMessage) {
+  TempDir dir;
+  std::string out, err;
+  EXPECT_EQ(RunCommand({MEMMGR_SERVER_BIN}, &out, &err), 1);
+  EXPECT_NE(err.find("--data_dir is required"), std::string::npos) << err;
+  EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--data_dir=" + dir.Sub("d"),
+                        "--swap_capacity=0"}, &out, &err), 0);
+  EXPECT_NE(err.find("swap capacity"), std::string::npos) << err;
+  EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--data_dir=" + dir.Sub("d"),
+                        "--listen=not-an-address"}, &out, &err), 0);
+  EXPECT_NE(err.find("cannot listen"), std::string::npos) << err;
+  EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--lease_ttl=banana"}, &out, &err), 0);
+  EXPECT_EQ(RunCommand({MEMMGR_SERVER_BIN, "--help"}, &out, &err), 1);
+  EXPECT_NE((out + err).find("--swap_capacity"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace memmgr::testing

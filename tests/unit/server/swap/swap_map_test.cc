@@ -1,0 +1,83 @@
+#include "server/swap/swap_map.h"
+
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace memmgr {
+namespace {
+
+TEST(SwapMapTest, AllocatesNeighbouringSlotsWithConsecutiveGenerations) {
+  SwapMap map(1000);
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(16, 3, 100, &slots).ok());
+  ASSERT_EQ(slots.size(), 16u);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    EXPECT_EQ(slots[i], i);
+    EXPECT_EQ(map.slot(slots[i]).generation, 100 + i);
+    EXPECT_EQ(map.slot(slots[i]).owner, 3u);
+    EXPECT_EQ(map.slot(slots[i]).count, 1u);
+    EXPECT_EQ(map.state(slots[i]), SwapMap::State::kAllocating);
+  }
+  EXPECT_EQ(map.used(), 16u);
+  // Next-fit: the next batch continues after the last one.
+  ASSERT_TRUE(map.Allocate(4, 3, 200, &slots).ok());
+  EXPECT_EQ(slots.front(), 16u);
+}
+
+TEST(SwapMapTest, ExhaustionAllocatesNothing) {
+  SwapMap map(70);  // not a multiple of 64: tail bits must never be handed out
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(65, 1, 1, &slots).ok());
+  EXPECT_EQ(map.Allocate(6, 1, 100, &slots).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(map.used(), 65u);
+  ASSERT_TRUE(map.Allocate(5, 1, 100, &slots).ok());
+  for (uint64_t s : slots) EXPECT_LT(s, 70u);
+  EXPECT_EQ(map.free(), 0u);
+}
+
+TEST(SwapMapTest, ReleasedSlotsAreReusedAfterWrapAround) {
+  SwapMap map(128);
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(128, 1, 1, &slots).ok());
+  map.Release(5);
+  map.Release(77);
+  ASSERT_TRUE(map.Allocate(2, 2, 500, &slots).ok());
+  EXPECT_EQ(std::set<uint64_t>(slots.begin(), slots.end()),
+            (std::set<uint64_t>{5, 77}));
+}
+
+TEST(SwapMapTest, CheckOwnedClassifiesEveryBadEntry) {
+  SwapMap map(64);
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(2, /*owner=*/1, /*first_generation=*/10, &slots).ok());
+  // Allocating is not yet readable.
+  EXPECT_EQ(map.CheckOwned({0, 10}, 1).code(), absl::StatusCode::kNotFound);
+  map.SetState(0, SwapMap::State::kLive);
+  map.SetState(1, SwapMap::State::kLive);
+  EXPECT_TRUE(map.CheckOwned({0, 10}, 1).ok());
+  EXPECT_EQ(map.CheckOwned({0, 9}, 1).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(map.CheckOwned({1, 11}, 2).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(map.CheckOwned({2, 12}, 1).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(map.CheckOwned({64, 1}, 1).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(map.CheckOwned({~uint64_t{0}, 1}, 1).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SwapMapTest, RestoreRejectsOutOfRangeAndDuplicates) {
+  SwapMap map(10);
+  EXPECT_TRUE(map.RestoreLive(3, {7, 1, 2}).ok());
+  EXPECT_EQ(map.state(3), SwapMap::State::kLive);
+  EXPECT_EQ(map.RestoreLive(3, {7, 1, 2}).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(map.RestoreLive(10, {7, 1, 2}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(9, 1, 1, &slots).ok());
+  for (uint64_t s : slots) EXPECT_NE(s, 3u);
+}
+
+}  // namespace
+}  // namespace memmgr
