@@ -30,11 +30,22 @@ struct SwapTestOptions {
   uint64_t pages = 1024;
   uint32_t batch = 64;
   uint64_t seed = 1;
+  // If set, the lease, seed and every acknowledged entry are appended to this
+  // file as soon as each SwapOut answers OK (see RunSwapVerify).
+  std::string state_file;
+  // Stop after swap-out: no read-back, no free, the lease stays.
+  bool keep = false;
 };
 // Registers a temporary lease, swaps out `pages` generated pages (random,
 // text-like and zero-filled), reads every one back, compares contents and
 // crc32c, frees the slots and releases the lease. Exit 1 on any mismatch.
 int RunSwapTest(const CtlEnv& env, const SwapTestOptions& options);
+
+// Reads a swap-test state file, swaps every recorded entry in, checks it is
+// byte-identical to the page that was swapped out, then frees the slots and
+// releases the lease (unless `keep`). Exit 1 on any mismatch or error.
+int RunSwapVerify(const CtlEnv& env, const std::string& state_file, uint32_t batch,
+                  bool keep);
 
 // Deterministic test page `index` for `seed` (4096 bytes).
 std::string MakeTestPage(uint64_t seed, uint64_t index);

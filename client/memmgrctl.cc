@@ -23,6 +23,12 @@ ABSL_FLAG(int, attempts, 5,
 ABSL_FLAG(uint64_t, pages, 1024, "swap-test: pages to swap out and back");
 ABSL_FLAG(uint32_t, batch, 64, "swap-test: pages per SwapOut/SwapIn batch");
 ABSL_FLAG(uint64_t, seed, 1, "swap-test: seed of the generated pages");
+ABSL_FLAG(std::string, state_file, "",
+          "swap-test: record the lease and every acknowledged entry here; "
+          "swap-verify: the file to verify");
+ABSL_FLAG(bool, keep, false,
+          "swap-test: stop after swap-out and keep the lease (verify later "
+          "with swap-verify); swap-verify: do not free afterwards");
 
 namespace {
 
@@ -33,7 +39,10 @@ constexpr char kUsage[] =
     "  stats       swap slots, pages in/out, leases, RocksDB size\n"
     "  leases      live worker leases\n"
     "  swap-test   swap out --pages generated pages in --batch batches, read\n"
-    "              them back, verify every byte and crc32c, free them\n";
+    "              them back, verify every byte and crc32c, free them\n"
+    "              (--state_file F --keep: only swap out, recording entries)\n"
+    "  swap-verify --state_file F: read back the pages a swap-test recorded\n"
+    "              (e.g. after a server restart), verify, free them\n";
 
 }  // namespace
 
@@ -80,7 +89,18 @@ int main(int argc, char** argv) {
     o.pages = absl::GetFlag(FLAGS_pages);
     o.batch = absl::GetFlag(FLAGS_batch);
     o.seed = absl::GetFlag(FLAGS_seed);
+    o.state_file = absl::GetFlag(FLAGS_state_file);
+    o.keep = absl::GetFlag(FLAGS_keep);
     return memmgr::RunSwapTest(env, o);
+  }
+  if (command == "swap-verify") {
+    if (absl::GetFlag(FLAGS_state_file).empty()) {
+      std::cerr << "memmgrctl: swap-verify needs --state_file\n";
+      return 2;
+    }
+    return memmgr::RunSwapVerify(env, absl::GetFlag(FLAGS_state_file),
+                                 absl::GetFlag(FLAGS_batch),
+                                 absl::GetFlag(FLAGS_keep));
   }
   std::cerr << kUsage << "\nmemmgrctl: unknown command '" << command << "'\n";
   return 2;

@@ -133,6 +133,7 @@ absl::Status SwapStore::Rebuild() {
   MEMMGR_RETURN_IF_ERROR(storage_->Scan(
       std::string(1, kLeasePrefix),
       [&](absl::string_view key, absl::string_view value) {
+        mu_.AssertHeld();  // the scan runs synchronously inside Rebuild
         uint64_t number;
         internal::LeaseRecord record;
         if (!ParseNumberKey(key, kLeasePrefix, &number) ||
@@ -154,6 +155,7 @@ absl::Status SwapStore::Rebuild() {
   MEMMGR_RETURN_IF_ERROR(storage_->Scan(
       std::string(1, kSlotMetaPrefix),
       [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        mu_.AssertHeld();  // the scan runs synchronously inside Rebuild
         uint64_t slot;
         if (!ParseNumberKey(key, kSlotMetaPrefix, &slot)) {
           return absl::DataLossError("malformed slot key");

@@ -1,4 +1,8 @@
 // The real memmgrctl binary against the real server.
+#include <signal.h>
+
+#include <fstream>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_helpers.h"
@@ -46,6 +50,26 @@ TEST_F(MemmgrctlTest, JsonSwapTestAndLeases) {
   EXPECT_TRUE(absl::StrContains(out, lease)) << out;
   ASSERT_EQ(Ctl({"-o", "json", "leases"}, &out, &err), 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "\"node_name\": \"visible-node\"")) << out;
+}
+
+TEST_F(MemmgrctlTest, StateFileSurvivesKill9AndSwapVerifyChecksEveryPage) {
+  const std::string state = dir_.Sub("acked");
+  std::string out, err;
+  ASSERT_EQ(Ctl({"swap-test", "--pages=500", "--batch=50", "--seed=9",
+                 "--state_file=" + state, "--keep"}, &out, &err), 0) << err;
+  server_->Signal(SIGKILL);
+  server_->Wait();
+  auto s = ServerProcess::Start(MEMMGR_SERVER_BIN, dir_.Sub("db"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  server_ = *std::move(s);
+  ASSERT_EQ(Ctl({"-o", "json", "swap-verify", "--state_file=" + state}, &out, &err), 0)
+      << out << err;
+  EXPECT_TRUE(absl::StrContains(out, "\"verified\": 500")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "\"freed_slots\": 500")) << out;
+  // A state file that is not one is a usage error, not a crash.
+  std::ofstream(dir_.Sub("junk")) << "hello\n";
+  EXPECT_EQ(Ctl({"swap-verify", "--state_file=" + dir_.Sub("junk")}, &out, &err), 2);
+  EXPECT_EQ(Ctl({"swap-verify"}, &out, &err), 2);
 }
 
 TEST_F(MemmgrctlTest, UsageErrorsExit2AndUnreachableServerExits1) {
