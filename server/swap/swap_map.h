@@ -8,6 +8,7 @@
 #ifndef MEMMGR_SERVER_SWAP_SWAP_MAP_H_
 #define MEMMGR_SERVER_SWAP_SWAP_MAP_H_
 
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -59,6 +60,20 @@ class SwapMap {
   Slot& mutable_slot(uint64_t slot) { return slots_[slot]; }
 
   void SetState(uint64_t slot, State state);
+
+  // Calls fn(slot) for every slot not kFree, in slot order. Skips free
+  // 64-slot words at a time, so a sparse map is cheap to walk.
+  template <typename Fn>
+  void ForEachUsed(Fn fn) const {
+    for (size_t w = 0; w < used_bits_.size(); ++w) {
+      uint64_t bits = used_bits_[w];
+      while (bits != 0) {
+        const uint64_t s = (uint64_t{w} << 6) | std::countr_zero(bits);
+        bits &= bits - 1;
+        if (s < capacity_) fn(s);
+      }
+    }
+  }
   // kAllocating/kFreeing -> kFree: the slot can be handed out again.
   void Release(uint64_t slot);
 

@@ -317,14 +317,14 @@ uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
   // SwapOut (that SwapOut cleans up after itself when it finds the lease
   // gone).
   std::vector<uint64_t> slots;
-  for (uint64_t s = 0; s < swap_map_.capacity(); ++s) {
+  swap_map_.ForEachUsed([&](uint64_t s) {
     const SwapMap::State st = swap_map_.state(s);
     if ((st == SwapMap::State::kLive || st == SwapMap::State::kFreeing) &&
         swap_map_.slot(s).owner == number) {
-      swap_map_.SetState(s, SwapMap::State::kFreeing);
       slots.push_back(s);
     }
-  }
+  });
+  for (uint64_t s : slots) swap_map_.SetState(s, SwapMap::State::kFreeing);
   leases_.Remove(number);
   mu_.Unlock();
 

@@ -79,5 +79,19 @@ TEST(SwapMapTest, RestoreRejectsOutOfRangeAndDuplicates) {
   for (uint64_t s : slots) EXPECT_NE(s, 3u);
 }
 
+TEST(SwapMapTest, ForEachUsedVisitsExactlyTheUsedSlots) {
+  SwapMap map(200);
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(130, 1, 1, &slots).ok());
+  for (uint64_t s = 0; s < 130; ++s) {
+    if (s % 3 != 0) map.Release(s);
+  }
+  std::vector<uint64_t> seen;
+  map.ForEachUsed([&](uint64_t s) { seen.push_back(s); });
+  std::vector<uint64_t> want;
+  for (uint64_t s = 0; s < 130; s += 3) want.push_back(s);
+  EXPECT_EQ(seen, want);
+}
+
 }  // namespace
 }  // namespace memmgr
