@@ -25,17 +25,21 @@ class StorageBatch {
     bool is_delete;
     std::string key;
     std::string value;
+    // Appended to `value` when written; borrowed, not owned (see
+    // PutWithBorrowedTail).
+    absl::string_view borrowed_tail;
   };
   void Put(std::string key, std::string value) {
-    ops_.push_back(Op{false, std::move(key), std::move(value)});
+    ops_.push_back(Op{false, std::move(key), std::move(value), {}});
   }
   void Delete(std::string key) {
-    ops_.push_back(Op{true, std::move(key), std::string()});
+    ops_.push_back(Op{true, std::move(key), std::string(), {}});
   }
-  // For writers that build a value in place (no extra copy of a page).
-  std::string* PutInPlace(std::string key) {
-    ops_.push_back(Op{false, std::move(key), std::string()});
-    return &ops_.back().value;
+  // Puts key -> head + tail without copying `tail` (a page, typically):
+  // the caller keeps tail's bytes alive until SlotStorage::Write returns.
+  void PutWithBorrowedTail(std::string key, std::string head,
+                           absl::string_view tail) {
+    ops_.push_back(Op{false, std::move(key), std::move(head), tail});
   }
   const std::vector<Op>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }

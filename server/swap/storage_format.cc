@@ -73,17 +73,21 @@ absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value) {
   return meta;
 }
 
-void EncodePageRecord(absl::string_view page, uint64_t generation,
-                      std::string* out) {
-  const size_t base = out->size();
-  out->resize(base + kPageRecordHeaderSize + page.size());
-  char* p = out->data() + base;
+std::string EncodePageRecordHeader(absl::string_view page,
+                                   uint64_t generation) {
+  std::string h(kPageRecordHeaderSize, '\0');
+  char* p = h.data();
   p[0] = static_cast<char>(PageCodec::kRaw);
-  p[1] = p[2] = p[3] = 0;
   PutLE32(p + 4, Crc32c(page));
   PutLE64(p + 8, generation);
   PutLE32(p + 16, static_cast<uint32_t>(page.size()));
-  std::memcpy(p + kPageRecordHeaderSize, page.data(), page.size());
+  return h;
+}
+
+void EncodePageRecord(absl::string_view page, uint64_t generation,
+                      std::string* out) {
+  out->append(EncodePageRecordHeader(page, generation));
+  out->append(page.data(), page.size());
 }
 
 absl::Status DecodePageRecord(absl::string_view record,

@@ -62,7 +62,9 @@ enum class PageCodec : uint8_t {
 // end to end.
 inline constexpr size_t kPageRecordHeaderSize = 20;
 
-// Appends the record for `page` (kPageSize bytes) to *out.
+// The 20-byte header of the record for `page`; the record is header + page.
+std::string EncodePageRecordHeader(absl::string_view page, uint64_t generation);
+// Appends the whole record for `page` (kPageSize bytes) to *out.
 void EncodePageRecord(absl::string_view page, uint64_t generation,
                       std::string* out);
 

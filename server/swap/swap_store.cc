@@ -318,6 +318,7 @@ uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
   // gone).
   std::vector<uint64_t> slots;
   swap_map_.ForEachUsed([&](uint64_t s) {
+    mu_.AssertHeld();  // called synchronously, under mu_
     const SwapMap::State st = swap_map_.state(s);
     if ((st == SwapMap::State::kLive || st == SwapMap::State::kFreeing) &&
         swap_map_.slot(s).owner == number) {
@@ -398,14 +399,21 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
   }
 
   // The slots are ours alone (kAllocating): build and write without the lock.
+  // All page records first, then all slot metas: each run of keys ascends,
+  // so RocksDB's memtable skiplist insert reuses its splice instead of
+  // searching from the top for every key (measured: interleaving d,s,d,s
+  // costs ~25% of swap-out throughput; docs/PERFORMANCE.md). Pages are
+  // borrowed from the caller, not copied, until the write returns.
   StorageBatch batch;
   batch.Reserve(2 * n);
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t generation = first_generation + i;
-    EncodePageRecord(pages[i], generation,
-                     batch.PutInPlace(NumberKey(kPageDataPrefix, slots[i])));
+    batch.PutWithBorrowedTail(NumberKey(kPageDataPrefix, slots[i]),
+                              EncodePageRecordHeader(pages[i], first_generation + i),
+                              pages[i]);
+  }
+  for (size_t i = 0; i < n; ++i) {
     batch.Put(NumberKey(kSlotMetaPrefix, slots[i]),
-              EncodeSlotMeta(SlotMeta{generation, owner, 1}));
+              EncodeSlotMeta(SlotMeta{first_generation + i, owner, 1}));
   }
   const absl::Status written = storage_->Write(batch, options_.sync);
 
