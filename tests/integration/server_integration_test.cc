@@ -13,6 +13,17 @@
 namespace memmgr::testing {
 namespace {
 
+// The server's graceful GOAWAY on shutdown waits for each connected client
+// to answer a ping; a gRPC client with no call in flight only polls its
+// socket from the backup poller (every 5 s by default). Workers poll far
+// more often; make this binary's clients do so too. Set during static
+// initialisation, before gRPC reads it (Bazel runs all tests of a binary in
+// one process; ctest runs them one per process).
+const bool kFastBackupPoll = [] {
+  setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 0);
+  return true;
+}();
+
 std::unique_ptr<ServerProcess> StartServer(
     const TempDir& dir, const std::vector<std::string>& flags = {}) {
   auto s = ServerProcess::Start(MEMMGR_SERVER_BIN, dir.Sub("db"), flags);
@@ -203,12 +214,6 @@ TEST(ServerIntegrationTest, ConcurrentClientsEachGetTheirOwnPagesBack) {
 }
 
 TEST(ServerIntegrationTest, SigtermWithAConnectedWorkerStopsCleanlyAndKeepsData) {
-  // The server's graceful GOAWAY waits for each connected client to answer a
-  // ping; a gRPC client with no call in flight only polls its socket from
-  // the backup poller (every 5 s by default). Workers poll far more often;
-  // make this test's client do so too, before gRPC initialises. (ctest runs
-  // each test in its own process.)
-  setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 0);
   TempDir dir;
   auto server = StartServer(dir);
   ASSERT_NE(server, nullptr);
