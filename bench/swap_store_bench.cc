@@ -300,15 +300,10 @@ class TempDirs {
 
 // --------------------------------------------------------- raw RocksDB --
 
-// The options RocksDbSlotStorage::Open uses (server/swap/rocksdb_slot_storage.cc).
+// The very options RocksDbSlotStorage::Open uses.
 absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenRawDb(const std::string& dir) {
   rocksdb::Options options;
-  options.create_if_missing = true;
-  options.IncreaseParallelism(2);
-  options.max_background_jobs = 2;
-  options.OptimizeLevelStyleCompaction();
-  options.compression = rocksdb::kLZ4Compression;
-  options.paranoid_checks = true;
+  RocksDbSlotStorage::ConfigureOptions(&options);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return absl::UnavailableError("open raw RocksDB: " + s.ToString());

@@ -37,21 +37,25 @@ absl::StatusOr<std::unique_ptr<RocksDbSlotStorage>> RocksDbSlotStorage::Open(
     const std::string& dir) {
   if (dir.empty()) return absl::InvalidArgumentError("empty data directory");
   rocksdb::Options options;
-  options.create_if_missing = true;
-  // Two cores is the design point; RocksDB's default of one background job
-  // lets flushes stall writes under sustained swap-out.
-  options.IncreaseParallelism(2);
-  options.max_background_jobs = 2;
-  // Pages are swapped in by point lookups; swap-out is a pure write stream.
-  options.OptimizeLevelStyleCompaction();
-  // LZ4 for SST files: cheap, and Debian's RocksDB is built with it. (The
-  // WAL — the latency path of SwapOut — is never compressed.)
-  options.compression = rocksdb::kLZ4Compression;
-  options.paranoid_checks = true;
+  ConfigureOptions(&options);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening RocksDB in ", dir));
   return std::unique_ptr<RocksDbSlotStorage>(new RocksDbSlotStorage(dir, db));
+}
+
+void RocksDbSlotStorage::ConfigureOptions(rocksdb::Options* options) {
+  options->create_if_missing = true;
+  // Two cores is the design point; RocksDB's default of one background job
+  // lets flushes stall writes under sustained swap-out.
+  options->IncreaseParallelism(2);
+  options->max_background_jobs = 2;
+  // Pages are swapped in by point lookups; swap-out is a pure write stream.
+  options->OptimizeLevelStyleCompaction();
+  // LZ4 for SST files: cheap, and Debian's RocksDB is built with it. (The
+  // WAL — the latency path of SwapOut — is never compressed.)
+  options->compression = rocksdb::kLZ4Compression;
+  options->paranoid_checks = true;
 }
 
 RocksDbSlotStorage::RocksDbSlotStorage(std::string dir, rocksdb::DB* db)

@@ -16,6 +16,7 @@
 
 namespace rocksdb {
 class DB;
+struct Options;
 }
 
 namespace memmgr {
@@ -26,6 +27,10 @@ class RocksDbSlotStorage final : public SlotStorage {
   static absl::StatusOr<std::unique_ptr<RocksDbSlotStorage>> Open(
       const std::string& dir);
   ~RocksDbSlotStorage() override;  // Flushes nothing extra; closes cleanly.
+
+  // The RocksDB options Open uses. Public so the benchmark's raw-RocksDB
+  // baseline runs on exactly the same configuration.
+  static void ConfigureOptions(rocksdb::Options* options);
 
   absl::Status Write(const StorageBatch& batch, bool sync) override;
   absl::StatusOr<std::optional<std::string>> Get(

@@ -491,6 +491,18 @@ absl::Status SwapStore::SwapIn(absl::string_view lease_id,
   return absl::OkStatus();
 }
 
+absl::StatusOr<absl::flat_hash_map<uint64_t, uint32_t>>
+SwapStore::CountOwnedLocked(absl::Span<const SwapEntry> entries,
+                            uint32_t owner) const {
+  absl::flat_hash_map<uint64_t, uint32_t> counts;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    MEMMGR_RETURN_IF_ERROR(Annotate(swap_map_.CheckOwned(entries[i], owner),
+                                    absl::StrCat("entry ", i, ": ")));
+    ++counts[entries[i].slot];
+  }
+  return counts;
+}
+
 absl::StatusOr<uint64_t> SwapStore::FreeSlots(
     absl::string_view lease_id, absl::Span<const SwapEntry> entries) {
   MEMMGR_RETURN_IF_ERROR(ValidateBatchSize(entries.size(), "FreeSlots"));
@@ -501,12 +513,10 @@ absl::StatusOr<uint64_t> SwapStore::FreeSlots(
   const uint32_t owner = (*lease)->number;
   // Validate everything first: all or nothing. An entry may appear more
   // than once (a sharer count dropped twice), but not more than its count.
-  absl::flat_hash_map<uint64_t, uint32_t> drops;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    MEMMGR_RETURN_IF_ERROR(Annotate(swap_map_.CheckOwned(entries[i], owner),
-                                    absl::StrCat("entry ", i, ": ")));
-    ++drops[entries[i].slot];
-  }
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint32_t>> counted =
+      CountOwnedLocked(entries, owner);
+  if (!counted.ok()) return counted.status();
+  const absl::flat_hash_map<uint64_t, uint32_t>& drops = *counted;
   for (const auto& [slot, k] : drops) {
     if (k > swap_map_.slot(slot).count) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -557,12 +567,10 @@ absl::Status SwapStore::DupSlots(absl::string_view lease_id,
       leases_.Resolve(lease_id, options_.clock->Now());
   if (!lease.ok()) return lease.status();
   const uint32_t owner = (*lease)->number;
-  absl::flat_hash_map<uint64_t, uint32_t> adds;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    MEMMGR_RETURN_IF_ERROR(Annotate(swap_map_.CheckOwned(entries[i], owner),
-                                    absl::StrCat("entry ", i, ": ")));
-    ++adds[entries[i].slot];
-  }
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint32_t>> counted =
+      CountOwnedLocked(entries, owner);
+  if (!counted.ok()) return counted.status();
+  const absl::flat_hash_map<uint64_t, uint32_t>& adds = *counted;
   constexpr uint32_t kMaxCount = std::numeric_limits<uint32_t>::max() / 2;
   StorageBatch batch;
   for (const auto& [slot, k] : adds) {

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -134,6 +135,11 @@ class SwapStore {
   absl::Status WriteMetaHandOffLocked(const StorageBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlotsLocked(const std::vector<uint64_t>& slots)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks every entry names a live slot of `owner` (all or nothing) and
+  // counts how often each slot appears in the batch.
+  absl::StatusOr<absl::flat_hash_map<uint64_t, uint32_t>> CountOwnedLocked(
+      absl::Span<const SwapEntry> entries, uint32_t owner) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReaperLoop();
 
