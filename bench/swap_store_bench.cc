@@ -2,7 +2,8 @@
 // store in-process and through gRPC on loopback, against raw RocksDB
 // WriteBatch puts / MultiGets of the same pages, in the same run.
 //
-//   swap_store_bench [--pages=65536] [--repeat=N] [--quick] [--json] [--modes=...]
+//   swap_store_bench [--pages=65536] [--repeat=N] [--quick] [--json]
+//   [--modes=...]
 //
 // Modes (rows):
 //   rocksdb           raw DB, RocksDbSlotStorage's options, one 9-byte key
@@ -122,7 +123,8 @@ class PageFactory {
  public:
   PageFactory(uint64_t seed, size_t pool_size) {
     pool_.reserve(pool_size);
-    for (size_t j = 0; j < pool_size; ++j) pool_.push_back(MakeTestPage(seed, j));
+    for (size_t j = 0; j < pool_size; ++j)
+      pool_.push_back(MakeTestPage(seed, j));
   }
   std::string Make(uint64_t index) const {
     std::string page = pool_[index % pool_.size()];
@@ -138,9 +140,9 @@ class PageFactory {
 // The pages of one row, grouped in batches, with their crc32c.
 struct RowInput {
   uint32_t batch = 0;
-  std::vector<std::vector<std::string>> pages;             // [batch][i]
-  std::vector<std::vector<absl::string_view>> views;       // same, as views
-  std::vector<std::vector<uint32_t>> crcs;                 // [batch][i]
+  std::vector<std::vector<std::string>> pages;        // [batch][i]
+  std::vector<std::vector<absl::string_view>> views;  // same, as views
+  std::vector<std::vector<uint32_t>> crcs;            // [batch][i]
   uint64_t total() const { return uint64_t{batch} * pages.size(); }
 };
 
@@ -168,19 +170,21 @@ absl::Status Verify(const RowInput& in,
                     const std::vector<std::vector<std::string>>& out,
                     absl::string_view what) {
   if (out.size() != in.pages.size()) {
-    return absl::InternalError(absl::StrCat(what, ": read ", out.size(),
-                                            " batches, wrote ", in.pages.size()));
+    return absl::InternalError(absl::StrCat(
+        what, ": read ", out.size(), " batches, wrote ", in.pages.size()));
   }
   for (size_t b = 0; b < out.size(); ++b) {
     if (out[b].size() != in.pages[b].size()) {
-      return absl::DataLossError(absl::StrCat(what, ": batch ", b, " has ",
-                                              out[b].size(), " pages"));
+      return absl::DataLossError(
+          absl::StrCat(what, ": batch ", b, " has ", out[b].size(), " pages"));
     }
     for (size_t i = 0; i < out[b].size(); ++i) {
       if (out[b][i].size() != kPageSize || Crc32c(out[b][i]) != in.crcs[b][i]) {
-        return absl::DataLossError(absl::StrCat(
-            what, ": page ", i, " of batch ", b, " differs from what was "
-            "written (", out[b][i].size(), " bytes)"));
+        return absl::DataLossError(absl::StrCat(what, ": page ", i,
+                                                " of batch ", b,
+                                                " differs from what was "
+                                                "written (",
+                                                out[b][i].size(), " bytes)"));
       }
     }
   }
@@ -205,7 +209,8 @@ struct Row {
 
 double Percentile(const std::vector<int64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(q * static_cast<double>(sorted.size()) + 0.999999);
+  size_t rank =
+      static_cast<size_t>(q * static_cast<double>(sorted.size()) + 0.999999);
   rank = std::clamp<size_t>(rank, 1, sorted.size());
   return static_cast<double>(sorted[rank - 1]) / 1000.0;
 }
@@ -306,7 +311,8 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenRawDb(const std::string& dir) {
   RocksDbSlotStorage::ConfigureOptions(&options);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
-  if (!s.ok()) return absl::UnavailableError("open raw RocksDB: " + s.ToString());
+  if (!s.ok())
+    return absl::UnavailableError("open raw RocksDB: " + s.ToString());
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
@@ -390,8 +396,9 @@ absl::Status RawRows(Context& ctx, uint32_t batch, int inflight,
         if (layout == RawLayout::kPage) {
           for (uint32_t i = 0; i < batch; ++i) {
             RawKey(b * batch + i, key);
-            wb.Put(rocksdb::Slice(key, sizeof(key)),
-                   rocksdb::Slice(in.pages[b][i].data(), in.pages[b][i].size()));
+            wb.Put(
+                rocksdb::Slice(key, sizeof(key)),
+                rocksdb::Slice(in.pages[b][i].data(), in.pages[b][i].size()));
           }
         } else {
           static constexpr char kHeader[20] = {};
@@ -421,7 +428,8 @@ absl::Status RawRows(Context& ctx, uint32_t batch, int inflight,
           }
         }
         rocksdb::Status s = db->Write(wo, &wb);
-        if (!s.ok()) return absl::UnavailableError("raw write: " + s.ToString());
+        if (!s.ok())
+          return absl::UnavailableError("raw write: " + s.ToString());
         return absl::OkStatus();
       },
       &lat);
@@ -445,7 +453,8 @@ absl::Status RawRows(Context& ctx, uint32_t batch, int inflight,
           std::vector<rocksdb::Status> st =
               db->MultiGet(rocksdb::ReadOptions(), slices, &values);
           for (const rocksdb::Status& s : st) {
-            if (!s.ok()) return absl::DataLossError("raw multiget: " + s.ToString());
+            if (!s.ok())
+              return absl::DataLossError("raw multiget: " + s.ToString());
           }
           out[b] = std::move(values);
           return absl::OkStatus();
@@ -493,7 +502,8 @@ absl::Status StoreRows(Context& ctx, uint32_t batch, int inflight,
       SwapStore::Open(opts, *std::move(storage));
   if (!opened.ok()) return opened.status();
   std::unique_ptr<SwapStore> store = *std::move(opened);
-  absl::StatusOr<LeaseGrant> lease = store->RegisterLease(BenchWorker("bench-store"));
+  absl::StatusOr<LeaseGrant> lease =
+      store->RegisterLease(BenchWorker("bench-store"));
   if (!lease.ok()) return lease.status();
 
   RowInput in = ctx.NextInput(batch);
@@ -649,8 +659,9 @@ absl::Status GrpcRows(Context& ctx, uint32_t batch, int inflight,
                   resp.status_message());
             }
             if (resp.seq() != b) return absl::InternalError("StreamSwapIn seq");
-            out[b].assign(std::make_move_iterator(resp.mutable_pages()->begin()),
-                          std::make_move_iterator(resp.mutable_pages()->end()));
+            out[b].assign(
+                std::make_move_iterator(resp.mutable_pages()->begin()),
+                std::make_move_iterator(resp.mutable_pages()->end()));
             return absl::OkStatus();
           },
           &lat);
@@ -682,10 +693,12 @@ absl::Status GrpcRttRow(Context& ctx, uint64_t calls) {
       [&](size_t) -> absl::Status {
         std::unique_ptr<grpc::ClientContext> gctx = lb.client->NewContext();
         v1::ListLeasesResponse resp;
-        grpc::Status st =
-            lb.client->stub()->ListLeases(gctx.get(), v1::ListLeasesRequest(), &resp);
-        if (!st.ok()) return absl::UnavailableError("ListLeases: " + st.error_message());
-        if (resp.leases_size() != 1) return absl::InternalError("ListLeases: not 1 lease");
+        grpc::Status st = lb.client->stub()->ListLeases(
+            gctx.get(), v1::ListLeasesRequest(), &resp);
+        if (!st.ok())
+          return absl::UnavailableError("ListLeases: " + st.error_message());
+        if (resp.leases_size() != 1)
+          return absl::InternalError("ListLeases: not 1 lease");
         return absl::OkStatus();
       },
       &lat);
@@ -704,8 +717,10 @@ absl::Status GrpcStreamRow(Context& ctx, uint32_t batch, int depth) {
   const size_t batches = in.pages.size();
 
   grpc::ClientContext gctx;
-  gctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-  std::unique_ptr<grpc::ClientReaderWriter<v1::SwapOutRequest, v1::SwapOutResponse>>
+  gctx.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::minutes(10));
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::SwapOutRequest, v1::SwapOutResponse>>
       stream = lb.client->stub()->StreamSwapOut(&gctx);
 
   std::mutex mu;
@@ -721,7 +736,9 @@ absl::Status GrpcStreamRow(Context& ctx, uint32_t batch, int depth) {
     for (size_t b = 0; b < batches; ++b) {
       {
         std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return reader_done || b - answered < static_cast<size_t>(depth); });
+        cv.wait(l, [&] {
+          return reader_done || b - answered < static_cast<size_t>(depth);
+        });
         if (reader_done) break;
       }
       v1::SwapOutRequest req;
@@ -796,7 +813,8 @@ absl::Status GrpcStreamRow(Context& ctx, uint32_t batch, int depth) {
 // run with the median pages/s (its own p50/p99 with it).
 void KeepMedianRuns(std::vector<Row>& rows) {
   std::map<std::tuple<std::string, std::string, uint32_t, int>,
-           std::vector<Row>> groups;
+           std::vector<Row>>
+      groups;
   std::vector<std::tuple<std::string, std::string, uint32_t, int>> order;
   for (Row& r : rows) {
     auto key = std::make_tuple(r.op, r.mode, r.batch, r.inflight);
@@ -856,18 +874,24 @@ void SortRows(std::vector<Row>& rows) {
 }
 
 void PrintTable(const std::vector<Row>& rows) {
-  std::printf("| op       | mode             | batch | in-flight |  pages  |  pages/s | p50 us  | p99 us   | vs raw      |\n");
-  std::printf("|----------|------------------|------:|----------:|--------:|---------:|--------:|---------:|-------------|\n");
+  std::printf(
+      "| op       | mode             | batch | in-flight |  pages  |  pages/s "
+      "| p50 us  | p99 us   | vs raw      |\n");
+  std::printf(
+      "|----------|------------------|------:|----------:|--------:|---------:|"
+      "--------:|---------:|-------------|\n");
   for (const Row& r : rows) {
     const std::string ratio =
         r.mode == "rocksdb" ? "1.00 (base)"
         : r.op == "rtt"     ? "-"
         : r.ratio > 0       ? absl::StrFormat("%.2f (%s)", r.ratio, r.ratio_ref)
                             : "-";
-    std::printf("| %-8s | %-16s | %5u | %9d | %7llu | %8.0f | %7.1f | %8.1f | %-11s |\n",
-                r.op.c_str(), r.mode.c_str(), r.batch, r.inflight,
-                static_cast<unsigned long long>(r.pages), r.pages_per_s,
-                r.p50_us, r.p99_us, ratio.c_str());
+    std::printf(
+        "| %-8s | %-16s | %5u | %9d | %7llu | %8.0f | %7.1f | %8.1f | %-11s "
+        "|\n",
+        r.op.c_str(), r.mode.c_str(), r.batch, r.inflight,
+        static_cast<unsigned long long>(r.pages), r.pages_per_s, r.p50_us,
+        r.p99_us, ratio.c_str());
   }
 }
 
@@ -899,29 +923,33 @@ const Row* FindRow(const std::vector<Row>& rows, absl::string_view op,
 }
 
 // The targets, reported (never asserted: CI machines vary).
-void PrintTargets(const std::vector<Row>& rows, const std::vector<uint32_t>& batches) {
+void PrintTargets(const std::vector<Row>& rows,
+                  const std::vector<uint32_t>& batches) {
   std::printf("\nTargets (reported, not asserted):\n");
   for (uint32_t b : batches) {
     const Row* s = FindRow(rows, "swap-out", "store", b, 1);
     if (s == nullptr || s->ratio <= 0) continue;
-    std::printf("  store swap-out >= 0.90x raw RocksDB put, batch %3u: %.3fx  %s\n",
-                b, s->ratio, s->ratio >= 0.9 ? "MET" : "NOT MET");
+    std::printf(
+        "  store swap-out >= 0.90x raw RocksDB put, batch %3u: %.3fx  %s\n", b,
+        s->ratio, s->ratio >= 0.9 ? "MET" : "NOT MET");
   }
   for (const Row& r : rows) {
     if (r.op == "swap-out" && r.batch == 64 &&
         (r.mode == "grpc" || r.mode == "grpc-stream")) {
-      std::printf("  gRPC swap-out >= 80000 pages/s, batch 64, %-11s x%d: %.0f  %s\n",
-                  r.mode.c_str(), r.inflight, r.pages_per_s,
-                  r.pages_per_s >= 80000 ? "MET" : "NOT MET");
+      std::printf(
+          "  gRPC swap-out >= 80000 pages/s, batch 64, %-11s x%d: %.0f  %s\n",
+          r.mode.c_str(), r.inflight, r.pages_per_s,
+          r.pages_per_s >= 80000 ? "MET" : "NOT MET");
     }
   }
   for (const char* mode : {"grpc", "grpc-stream", "store"}) {
     const Row* in1 = FindRow(rows, "swap-in", mode, 1, 1);
     if (in1 == nullptr) continue;
-    std::printf("  single-page SwapIn p50 <= 60 us, %-11s: p50 %.1f us, p99 %.1f us  %s%s\n",
-                mode, in1->p50_us, in1->p99_us,
-                in1->p50_us <= 60 ? "MET" : "NOT MET",
-                std::string(mode) == "store" ? " (in-process, for reference)" : "");
+    std::printf(
+        "  single-page SwapIn p50 <= 60 us, %-11s: p50 %.1f us, p99 %.1f us  "
+        "%s%s\n",
+        mode, in1->p50_us, in1->p99_us, in1->p50_us <= 60 ? "MET" : "NOT MET",
+        std::string(mode) == "store" ? " (in-process, for reference)" : "");
   }
 }
 
@@ -932,8 +960,9 @@ absl::StatusOr<std::vector<int>> ParseList(absl::string_view flag,
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     int v;
     if (!absl::SimpleAtoi(part, &v) || v < lo || v > hi) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", flag, ": '", part, "' is not an integer in [", lo, ", ", hi, "]"));
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", part,
+                                                     "' is not an integer in [",
+                                                     lo, ", ", hi, "]"));
     }
     out.push_back(v);
   }
@@ -1027,7 +1056,8 @@ int Main(int argc, char** argv) {
     if (s.ok() && raw2) {
       s = RawRows(ctx, batch, 1, false, RawLayout::kStoreInterleaved);
     }
-    if (s.ok() && raw2) s = RawRows(ctx, batch, 1, false, RawLayout::kStoreGrouped);
+    if (s.ok() && raw2)
+      s = RawRows(ctx, batch, 1, false, RawLayout::kStoreGrouped);
     if (s.ok() && store) s = StoreRows(ctx, batch, 1, /*with_reads=*/true);
     if (s.ok() && grpc) s = GrpcRows(ctx, batch, 1, /*with_reads=*/true);
     if (s.ok() && raw && max_inflight > 1) {
@@ -1057,8 +1087,9 @@ int Main(int argc, char** argv) {
   } else {
     PrintTable(ctx.rows);
     PrintTargets(ctx.rows, batches);
-    std::printf("\nAll pages read back matched (size + crc32c). Run took %.1f s.\n",
-                total_s);
+    std::printf(
+        "\nAll pages read back matched (size + crc32c). Run took %.1f s.\n",
+        total_s);
   }
   return 0;
 }

@@ -62,10 +62,10 @@ absl::Status Client::Call(Rpc rpc) {
     std::this_thread::sleep_for(absl::ToChronoNanoseconds(backoff * jitter));
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
-  return absl::Status(status.code(),
-                      absl::StrCat(status.message(), " (after ",
-                                   options_.max_attempts, " attempts to ",
-                                   options_.target, ")"));
+  return absl::Status(
+      status.code(),
+      absl::StrCat(status.message(), " (after ", options_.max_attempts,
+                   " attempts to ", options_.target, ")"));
 }
 
 absl::StatusOr<v1::RegisterWorkerResponse> Client::RegisterWorker(
@@ -118,9 +118,9 @@ absl::StatusOr<std::vector<v1::SwapEntry>> Client::SwapOut(
   });
   if (!s.ok()) return s;
   if (static_cast<size_t>(resp.entries_size()) != pages.size()) {
-    return absl::InternalError(absl::StrCat("server returned ",
-                                            resp.entries_size(), " entries for ",
-                                            pages.size(), " pages"));
+    return absl::InternalError(
+        absl::StrCat("server returned ", resp.entries_size(), " entries for ",
+                     pages.size(), " pages"));
   }
   return std::vector<v1::SwapEntry>(resp.entries().begin(),
                                     resp.entries().end());
@@ -132,9 +132,8 @@ absl::StatusOr<std::vector<std::string>> Client::SwapIn(
   req.set_lease_id(lease_id);
   for (const v1::SwapEntry& e : entries) *req.add_entries() = e;
   v1::SwapInResponse resp;
-  absl::Status s = Call([&](grpc::ClientContext* ctx) {
-    return stub_->SwapIn(ctx, req, &resp);
-  });
+  absl::Status s = Call(
+      [&](grpc::ClientContext* ctx) { return stub_->SwapIn(ctx, req, &resp); });
   if (!s.ok()) return s;
   if (static_cast<size_t>(resp.pages_size()) != entries.size()) {
     return absl::InternalError(absl::StrCat("server returned ",

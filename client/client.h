@@ -24,9 +24,9 @@
 namespace memmgr {
 
 struct ClientOptions {
-  std::string target = "127.0.0.1:7070";  // host:port of memmgr-server
+  std::string target = "127.0.0.1:7070";        // host:port of memmgr-server
   absl::Duration deadline = absl::Seconds(10);  // per attempt
-  int max_attempts = 5;  // 1 = no retries
+  int max_attempts = 5;                         // 1 = no retries
   absl::Duration initial_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(2);
   // Default: insecure (plaintext) credentials.

@@ -3,10 +3,10 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,8 +22,7 @@ constexpr size_t kPage = 4096;
 
 int Fail(const CtlEnv& env, absl::string_view what, const absl::Status& s) {
   *env.err << "memmgrctl: " << what << ": "
-           << absl::StatusCodeToString(s.code()) << ": " << s.message()
-           << "\n";
+           << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
   return 1;
 }
 
@@ -121,10 +120,10 @@ int RunLeases(const CtlEnv& env) {
   *env.out << absl::StrFormat("%-34s %-20s %5s %12s %10s %10s\n", "LEASE",
                               "NODE", "NUMA", "FRAMES", "SLOTS", "EXPIRES");
   for (const v1::LeaseInfo& l : r->leases()) {
-    *env.out << absl::StrFormat(
-        "%-34s %-20s %5d %12d %10d %9.1fs\n", l.lease_id(), l.node_name(),
-        l.numa_node(), l.frame_capacity_pages(), l.slots(),
-        l.expires_in_ms() / 1000.0);
+    *env.out << absl::StrFormat("%-34s %-20s %5d %12d %10d %9.1fs\n",
+                                l.lease_id(), l.node_name(), l.numa_node(),
+                                l.frame_capacity_pages(), l.slots(),
+                                l.expires_in_ms() / 1000.0);
   }
   if (r->leases().empty()) *env.out << "(no live leases)\n";
   return 0;
@@ -142,8 +141,7 @@ int RunSwapTest(const CtlEnv& env, const SwapTestOptions& o) {
       env.client->RegisterWorker(reg);
   if (!lease.ok()) return Fail(env, "register", lease.status());
   const std::string& id = lease->lease_id();
-  const bool progress =
-      env.format == OutputFormat::kText && o.pages >= 20000;
+  const bool progress = env.format == OutputFormat::kText && o.pages >= 20000;
 
   std::ofstream state;
   if (!o.state_file.empty()) {
@@ -232,11 +230,14 @@ int RunSwapTest(const CtlEnv& env, const SwapTestOptions& o) {
   absl::StatusOr<uint64_t> released = env.client->UnregisterWorker(id);
   if (!released.ok()) return Fail(env, "unregister", released.status());
 
-  const double out_rate = o.pages / std::max(1e-9, absl::ToDoubleSeconds(out_time));
-  const double in_rate = o.pages / std::max(1e-9, absl::ToDoubleSeconds(in_time));
+  const double out_rate =
+      o.pages / std::max(1e-9, absl::ToDoubleSeconds(out_time));
+  const double in_rate =
+      o.pages / std::max(1e-9, absl::ToDoubleSeconds(in_time));
   if (env.format == OutputFormat::kJson) {
     *env.out << absl::StrFormat(
-        "{\n  \"pages\": %d,\n  \"batch\": %d,\n  \"swap_out_pages_per_second\": "
+        "{\n  \"pages\": %d,\n  \"batch\": %d,\n  "
+        "\"swap_out_pages_per_second\": "
         "%.0f,\n  \"swap_in_pages_per_second\": %.0f,\n  \"verified\": %d,\n"
         "  \"mismatches\": %d,\n  \"freed_slots\": %d\n}\n",
         o.pages, o.batch, out_rate, in_rate, o.pages - mismatches, mismatches,
@@ -313,7 +314,8 @@ int RunSwapVerify(const CtlEnv& env, const std::string& state_file,
   }
   if (env.format == OutputFormat::kJson) {
     *env.out << absl::StrFormat(
-        "{\n  \"verified\": %d,\n  \"mismatches\": %d,\n  \"freed_slots\": %d\n}\n",
+        "{\n  \"verified\": %d,\n  \"mismatches\": %d,\n  \"freed_slots\": "
+        "%d\n}\n",
         entries.size() - mismatches, mismatches, freed);
   } else {
     *env.out << absl::StrFormat(

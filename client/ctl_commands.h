@@ -44,8 +44,8 @@ int RunSwapTest(const CtlEnv& env, const SwapTestOptions& options);
 // Reads a swap-test state file, swaps every recorded entry in, checks it is
 // byte-identical to the page that was swapped out, then frees the slots and
 // releases the lease (unless `keep`). Exit 1 on any mismatch or error.
-int RunSwapVerify(const CtlEnv& env, const std::string& state_file, uint32_t batch,
-                  bool keep);
+int RunSwapVerify(const CtlEnv& env, const std::string& state_file,
+                  uint32_t batch, bool keep);
 
 // Deterministic test page `index` for `seed` (4096 bytes).
 std::string MakeTestPage(uint64_t seed, uint64_t index);

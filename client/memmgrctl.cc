@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   const std::string format = absl::GetFlag(FLAGS_o);
   if (format != "text" && format != "json") {
-    std::cerr << "memmgrctl: -o must be text or json, not '" << format
-              << "'\n";
+    std::cerr << "memmgrctl: -o must be text or json, not '" << format << "'\n";
     return 2;
   }
   memmgr::ClientOptions options;

@@ -46,8 +46,9 @@ void SetMinLogSeverity(LogSeverity severity);
 #define MEMMGR_LOG_SEVERITY_ERROR ::memmgr::LogSeverity::kError
 #define MEMMGR_LOG_SEVERITY_FATAL ::memmgr::LogSeverity::kFatal
 
-#define MEMMGR_LOG(severity) \
-  ::memmgr::LogMessage(MEMMGR_LOG_SEVERITY_##severity, __FILE__, __LINE__).stream()
+#define MEMMGR_LOG(severity)                                               \
+  ::memmgr::LogMessage(MEMMGR_LOG_SEVERITY_##severity, __FILE__, __LINE__) \
+      .stream()
 
 #define MEMMGR_CHECK(cond)                                                   \
   (cond) ? (void)0                                                           \

@@ -15,10 +15,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define MEMMGR_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::absl::Status memmgr_status_ = (expr);           \
-    if (!memmgr_status_.ok()) return memmgr_status_;  \
+#define MEMMGR_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status memmgr_status_ = (expr);          \
+    if (!memmgr_status_.ok()) return memmgr_status_; \
   } while (0)
 
 }  // namespace memmgr

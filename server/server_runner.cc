@@ -27,7 +27,8 @@ absl::Status WritePortFile(const std::string& path, int port) {
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
 }
@@ -57,7 +58,8 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   r->metrics_ = std::make_unique<ServerMetrics>(r->store_.get());
   if (!config.metrics_listen.empty()) {
     try {
-      r->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_listen);
+      r->exposer_ =
+          std::make_unique<prometheus::Exposer>(config.metrics_listen);
     } catch (const std::exception& e) {
       return absl::UnavailableError(absl::StrCat(
           "cannot serve metrics on ", config.metrics_listen, ": ", e.what()));
@@ -103,9 +105,8 @@ void ServerRunner::Shutdown(absl::Duration grace) {
   const absl::Time start = absl::Now();
   // civetweb's stop waits out its ~1 s poll interval: close /metrics while
   // the RPCs drain instead of after.
-  std::thread metrics_closer([exposer = std::move(exposer_)]() mutable {
-    exposer.reset();
-  });
+  std::thread metrics_closer(
+      [exposer = std::move(exposer_)]() mutable { exposer.reset(); });
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) {
       health->Shutdown();  // readiness goes NOT_SERVING first

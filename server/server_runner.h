@@ -30,7 +30,7 @@ struct ServerConfig {
   std::string port_file;                  // gets the bound gRPC port
   std::string data_dir;                   // RocksDB directory (required)
   std::string metrics_listen = "127.0.0.1:9464";  // "" disables /metrics
-  std::string metrics_port_file;          // gets the bound metrics port
+  std::string metrics_port_file;                  // gets the bound metrics port
   uint64_t swap_capacity = uint64_t{1} << 20;
   uint32_t max_batch_pages = 256;
   bool sync = false;

@@ -230,21 +230,21 @@ grpc::Status MemoryManagerService::DupSlots(grpc::ServerContext*,
 grpc::Status MemoryManagerService::StreamSwapOut(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<v1::SwapOutResponse, v1::SwapOutRequest>* stream) {
-  return RunBulkStream(this, "StreamSwapOut", ctx, stream,
-                       [this](const v1::SwapOutRequest& req,
-                              v1::SwapOutResponse* resp) {
-                         return DoSwapOut(req, resp);
-                       });
+  return RunBulkStream(
+      this, "StreamSwapOut", ctx, stream,
+      [this](const v1::SwapOutRequest& req, v1::SwapOutResponse* resp) {
+        return DoSwapOut(req, resp);
+      });
 }
 
 grpc::Status MemoryManagerService::StreamSwapIn(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<v1::SwapInResponse, v1::SwapInRequest>* stream) {
-  return RunBulkStream(this, "StreamSwapIn", ctx, stream,
-                       [this](const v1::SwapInRequest& req,
-                              v1::SwapInResponse* resp) {
-                         return DoSwapIn(req, resp);
-                       });
+  return RunBulkStream(
+      this, "StreamSwapIn", ctx, stream,
+      [this](const v1::SwapInRequest& req, v1::SwapInResponse* resp) {
+        return DoSwapIn(req, resp);
+      });
 }
 
 grpc::Status MemoryManagerService::GetStats(grpc::ServerContext*,

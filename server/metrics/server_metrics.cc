@@ -11,9 +11,9 @@ namespace {
 
 // The MemoryManager methods with a latency series.
 constexpr const char* kMethods[] = {
-    "RegisterWorker", "Heartbeat",     "UnregisterWorker", "SwapOut",
-    "SwapIn",         "FreeSlots",     "DupSlots",         "StreamSwapOut",
-    "StreamSwapIn",   "GetStats",      "ListLeases"};
+    "RegisterWorker", "Heartbeat", "UnregisterWorker", "SwapOut",
+    "SwapIn",         "FreeSlots", "DupSlots",         "StreamSwapOut",
+    "StreamSwapIn",   "GetStats",  "ListLeases"};
 
 prometheus::MetricFamily Single(const std::string& name,
                                 const std::string& help,
@@ -100,8 +100,7 @@ ServerMetrics::ServerMetrics(const SwapStore* store)
       .Set(1);
 }
 
-void ServerMetrics::ObserveRpc(absl::string_view method,
-                               absl::Duration latency,
+void ServerMetrics::ObserveRpc(absl::string_view method, absl::Duration latency,
                                absl::string_view code) {
   auto it = latency_.find(method);
   if (it != latency_.end()) {

@@ -34,7 +34,9 @@ class ServerMetrics {
                   absl::string_view code);
 
   // Everything to expose: the registry and the store collector.
-  std::shared_ptr<prometheus::Collectable> registry() const { return registry_; }
+  std::shared_ptr<prometheus::Collectable> registry() const {
+    return registry_;
+  }
   std::shared_ptr<prometheus::Collectable> store_collector() const {
     return store_collector_;
   }

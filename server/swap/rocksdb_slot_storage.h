@@ -17,7 +17,7 @@
 namespace rocksdb {
 class DB;
 struct Options;
-}
+}  // namespace rocksdb
 
 namespace memmgr {
 

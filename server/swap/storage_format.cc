@@ -42,8 +42,8 @@ std::string EncodeU64(uint64_t v) {
 
 absl::StatusOr<uint64_t> DecodeU64(absl::string_view value) {
   if (value.size() != 8) {
-    return absl::DataLossError(
-        absl::StrCat("expected an 8-byte integer, got ", value.size(), " bytes"));
+    return absl::DataLossError(absl::StrCat("expected an 8-byte integer, got ",
+                                            value.size(), " bytes"));
   }
   return GetLE64(value.data());
 }
@@ -60,8 +60,8 @@ std::string EncodeSlotMeta(const SlotMeta& meta) {
 absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value) {
   if (value.size() != kSlotMetaSize ||
       static_cast<uint8_t>(value[0]) != kSlotMetaVersion) {
-    return absl::DataLossError(absl::StrCat(
-        "malformed slot meta record (", value.size(), " bytes)"));
+    return absl::DataLossError(
+        absl::StrCat("malformed slot meta record (", value.size(), " bytes)"));
   }
   SlotMeta meta;
   meta.generation = GetLE64(value.data() + 1);
@@ -101,17 +101,18 @@ absl::Status DecodePageRecord(absl::string_view record,
   const uint64_t generation = GetLE64(p + 8);
   const uint32_t length = GetLE32(p + 16);
   if (generation != expected_generation) {
-    return absl::NotFoundError(absl::StrCat(
-        "slot was reused: stored generation ", generation, ", entry has ",
-        expected_generation));
+    return absl::NotFoundError(
+        absl::StrCat("slot was reused: stored generation ", generation,
+                     ", entry has ", expected_generation));
   }
   if (static_cast<uint8_t>(p[0]) != static_cast<uint8_t>(PageCodec::kRaw)) {
     return absl::DataLossError(
         absl::StrCat("unknown page codec ", static_cast<int>(p[0])));
   }
   if (length != kPageSize || record.size() != kPageRecordHeaderSize + length) {
-    return absl::DataLossError(absl::StrCat(
-        "page record length ", length, " in a ", record.size(), "-byte record"));
+    return absl::DataLossError(absl::StrCat("page record length ", length,
+                                            " in a ", record.size(),
+                                            "-byte record"));
   }
   absl::string_view payload = record.substr(kPageRecordHeaderSize);
   if (Crc32c(payload) != crc) {

@@ -6,8 +6,9 @@
 //   "m/generation"      -> u64: every generation below this was (maybe)
 //                          issued; the next start issues from here
 //   "m/next_lease"      -> u64: lease numbers below this were issued
-//   "l" + be64(lease)   -> LeaseRecord protobuf (server/lease/lease_record.proto)
-//   "s" + be64(slot)    -> SlotMeta: the swap_map entry (generation, owner,
+//   "l" + be64(lease)   -> LeaseRecord protobuf
+//   (server/lease/lease_record.proto) "s" + be64(slot)    -> SlotMeta: the
+//   swap_map entry (generation, owner,
 //                          refcount); scanned on restart to rebuild the map
 //   "d" + be64(slot)    -> PageRecord: codec, crc32c, generation, payload
 //
@@ -43,7 +44,7 @@ absl::StatusOr<uint64_t> DecodeU64(absl::string_view value);
 // The persistent part of a swap_map entry.
 struct SlotMeta {
   uint64_t generation = 0;
-  uint64_t owner = 0;    // lease number
+  uint64_t owner = 0;     // lease number
   uint32_t refcount = 0;  // swap_map count: sharers of the slot
 };
 std::string EncodeSlotMeta(const SlotMeta& meta);

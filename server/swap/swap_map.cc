@@ -2,8 +2,8 @@
 
 #include <bit>
 
-#include "common/logging.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace memmgr {
 
@@ -23,9 +23,9 @@ absl::Status SwapMap::Allocate(size_t n, uint32_t owner,
                                uint64_t first_generation,
                                std::vector<uint64_t>* slots) {
   if (n > free()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "swap capacity exhausted: ", n, " slots wanted, ", free(), " of ",
-        capacity_, " free"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("swap capacity exhausted: ", n, " slots wanted, ", free(),
+                     " of ", capacity_, " free"));
   }
   slots->clear();
   slots->reserve(n);
@@ -70,9 +70,9 @@ absl::Status SwapMap::RestoreLive(uint64_t slot, const Slot& value) {
 
 absl::Status SwapMap::CheckOwned(const SwapEntry& entry, uint32_t owner) const {
   if (entry.slot >= capacity_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "slot ", entry.slot, " is outside the swap area (capacity ",
-        capacity_, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("slot ", entry.slot,
+                     " is outside the swap area (capacity ", capacity_, ")"));
   }
   const Slot& s = slots_[entry.slot];
   if (state(entry.slot) != State::kLive || s.generation != entry.generation) {

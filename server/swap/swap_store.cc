@@ -4,9 +4,9 @@
 #include <limits>
 
 #include "absl/container/flat_hash_map.h"
-#include "common/logging.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status_util.h"
 #include "server/lease/lease_record.pb.h"
 #include "server/swap/storage_format.h"
@@ -40,9 +40,9 @@ absl::Status ValidateSpec(const v1::RegisterWorkerRequest& spec) {
   }
   for (const auto& [node, distance] : spec.distances()) {
     if (distance < 10 || distance > 254) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "distance to node ", node, " is ", distance,
-          "; distances are in [10, 254] (10 = local)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("distance to node ", node, " is ", distance,
+                       "; distances are in [10, 254] (10 = local)"));
     }
   }
   return absl::OkStatus();
@@ -112,9 +112,9 @@ absl::Status SwapStore::Rebuild() {
   absl::StatusOr<uint64_t> version = DecodeU64(**format);
   if (!version.ok()) return version.status();
   if (*version != kFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory has swap store format ", *version,
-        "; this server reads format ", kFormatVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory has swap store format ", *version,
+                     "; this server reads format ", kFormatVersion));
   }
   for (auto [key, target] : {std::pair{kGenerationKey, &next_generation_},
                              std::pair{kNextLeaseKey, &next_lease_}}) {
@@ -165,13 +165,14 @@ absl::Status SwapStore::Rebuild() {
           return Annotate(meta.status(), absl::StrCat("slot ", slot, ": "));
         }
         if (meta->generation >= next_generation_) {
-          return absl::DataLossError(absl::StrCat(
-              "slot ", slot, " has generation ", meta->generation,
-              " beyond the reserved ", next_generation_));
+          return absl::DataLossError(
+              absl::StrCat("slot ", slot, " has generation ", meta->generation,
+                           " beyond the reserved ", next_generation_));
         }
-        Lease* owner = meta->owner <= std::numeric_limits<uint32_t>::max()
-                           ? leases_.FindByNumber(static_cast<uint32_t>(meta->owner))
-                           : nullptr;
+        Lease* owner =
+            meta->owner <= std::numeric_limits<uint32_t>::max()
+                ? leases_.FindByNumber(static_cast<uint32_t>(meta->owner))
+                : nullptr;
         if (owner == nullptr) {
           // Its lease ended but the crash came before the slot's delete.
           orphans.Delete(NumberKey(kSlotMetaPrefix, slot));
@@ -179,18 +180,19 @@ absl::Status SwapStore::Rebuild() {
           return absl::OkStatus();
         }
         MEMMGR_RETURN_IF_ERROR(swap_map_.RestoreLive(
-            slot, SwapMap::Slot{meta->generation, owner->number,
-                                meta->refcount}));
+            slot,
+            SwapMap::Slot{meta->generation, owner->number, meta->refcount}));
         ++owner->slots;
         return absl::OkStatus();
       }));
   if (!orphans.empty()) {
     MEMMGR_LOG(INFO) << "deleting " << orphans.ops().size() / 2
-              << " slots of ended leases";
+                     << " slots of ended leases";
     MEMMGR_RETURN_IF_ERROR(storage_->Write(orphans, /*sync=*/true));
   }
-  MEMMGR_LOG(INFO) << "swap store rebuilt: " << swap_map_.used() << " slots used of "
-            << swap_map_.capacity() << ", " << leases_.size() << " leases";
+  MEMMGR_LOG(INFO) << "swap store rebuilt: " << swap_map_.used()
+                   << " slots used of " << swap_map_.capacity() << ", "
+                   << leases_.size() << " leases";
   return absl::OkStatus();
 }
 
@@ -220,8 +222,8 @@ absl::Status SwapStore::ValidateBatchSize(size_t n,
   }
   if (n > options_.max_batch_pages) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": batch of ", n, " exceeds --max_batch_pages=",
-                     options_.max_batch_pages));
+        absl::StrCat(what, ": batch of ", n,
+                     " exceeds --max_batch_pages=", options_.max_batch_pages));
   }
   return absl::OkStatus();
 }
@@ -298,7 +300,8 @@ size_t SwapStore::ExpireLeases() {
   for (uint32_t number : expired) {
     const uint64_t freed = EndLeaseLocked(number);
     leases_expired_.fetch_add(1, std::memory_order_relaxed);
-    MEMMGR_LOG(INFO) << "lease " << number << " expired; freed " << freed << " slots";
+    MEMMGR_LOG(INFO) << "lease " << number << " expired; freed " << freed
+                     << " slots";
   }
   return expired.size();
 }
@@ -407,9 +410,9 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
   StorageBatch batch;
   batch.Reserve(2 * n);
   for (size_t i = 0; i < n; ++i) {
-    batch.PutWithBorrowedTail(NumberKey(kPageDataPrefix, slots[i]),
-                              EncodePageRecordHeader(pages[i], first_generation + i),
-                              pages[i]);
+    batch.PutWithBorrowedTail(
+        NumberKey(kPageDataPrefix, slots[i]),
+        EncodePageRecordHeader(pages[i], first_generation + i), pages[i]);
   }
   for (size_t i = 0; i < n; ++i) {
     batch.Put(NumberKey(kSlotMetaPrefix, slots[i]),
@@ -476,15 +479,14 @@ absl::Status SwapStore::SwapIn(absl::string_view lease_id,
   for (size_t i = 0; i < entries.size(); ++i) {
     // The record's own generation guards against a concurrent free + reuse
     // of the slot between the check above and the read.
-    absl::Status s =
-        (*values)[i].has_value()
-            ? DecodePageRecord(*(*values)[i], entries[i].generation,
-                               &(*pages)[i])
-            : absl::NotFoundError("slot was freed");
+    absl::Status s = (*values)[i].has_value()
+                         ? DecodePageRecord(*(*values)[i],
+                                            entries[i].generation, &(*pages)[i])
+                         : absl::NotFoundError("slot was freed");
     if (!s.ok()) {
       pages->clear();
-      return Annotate(s, absl::StrCat("entry ", i, " (slot ",
-                                      entries[i].slot, "): "));
+      return Annotate(
+          s, absl::StrCat("entry ", i, " (slot ", entries[i].slot, "): "));
     }
   }
   swap_in_pages_.fetch_add(entries.size(), std::memory_order_relaxed);
@@ -519,9 +521,9 @@ absl::StatusOr<uint64_t> SwapStore::FreeSlots(
   const absl::flat_hash_map<uint64_t, uint32_t>& drops = *counted;
   for (const auto& [slot, k] : drops) {
     if (k > swap_map_.slot(slot).count) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "slot ", slot, " is freed ", k, " times but has ",
-          swap_map_.slot(slot).count, " reference(s)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("slot ", slot, " is freed ", k, " times but has ",
+                       swap_map_.slot(slot).count, " reference(s)"));
     }
   }
   StorageBatch batch;

@@ -91,7 +91,8 @@ class SwapStore {
   // Starts the thread that expires leases (every ttl/4, 10 ms..1 s).
   void StartLeaseReaper();
 
-  absl::StatusOr<LeaseGrant> RegisterLease(const v1::RegisterWorkerRequest& spec);
+  absl::StatusOr<LeaseGrant> RegisterLease(
+      const v1::RegisterWorkerRequest& spec);
   absl::Status Heartbeat(absl::string_view lease_id);
   // Ends the lease now and frees its slots; returns how many.
   absl::StatusOr<uint64_t> UnregisterLease(absl::string_view lease_id);

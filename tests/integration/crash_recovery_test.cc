@@ -63,8 +63,9 @@ void KillDuringSwapOutsAndVerify(const std::vector<std::string>& flags) {
   uint64_t verified = 0;
   for (size_t i = 0; i < entries.size(); i += 200) {
     const size_t n = std::min<size_t>(200, entries.size() - i);
-    auto pages = c2->SwapIn(lease, std::vector<v1::SwapEntry>(
-                                       entries.begin() + i, entries.begin() + i + n));
+    auto pages =
+        c2->SwapIn(lease, std::vector<v1::SwapEntry>(entries.begin() + i,
+                                                     entries.begin() + i + n));
     ASSERT_TRUE(pages.ok()) << pages.status();
     for (size_t j = 0; j < n; ++j) {
       ASSERT_EQ((*pages)[j], MakeTestPage(42, indexes[i + j]))

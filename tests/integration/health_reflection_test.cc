@@ -32,7 +32,8 @@ std::string Flatten(const grpc::ByteBuffer& b) {
 bool Await(grpc::CompletionQueue* cq, void* tag) {
   void* got = nullptr;
   bool ok = false;
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(20);
   if (cq->AsyncNext(&got, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) {
     return false;
   }
@@ -56,7 +57,8 @@ class HealthReflectionTest : public ::testing::Test {
     grpc::GenericStub stub(channel_);
     grpc::CompletionQueue cq;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(20));
     grpc::ByteBuffer req = Bytes(request), resp;
     auto call = stub.PrepareUnaryCall(&ctx, method, req, &cq);
     call->StartCall();
@@ -80,7 +82,11 @@ TEST_F(HealthReflectionTest, HealthCheckReportsServing) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp, std::string("\x08\x01", 2));
   // An unknown service name is NOT_FOUND, per the health protocol.
-  s = Unary("/grpc.health.v1.Health/Check", std::string("\x0a\x03" "foo", 5), &resp);
+  s = Unary("/grpc.health.v1.Health/Check",
+            std::string("\x0a\x03"
+                        "foo",
+                        5),
+            &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
@@ -90,7 +96,8 @@ TEST_F(HealthReflectionTest, ReflectionListsTheMemoryManagerService) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   auto call = stub.PrepareCall(
-      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      &cq);
   int tag[5];
   call->StartCall(&tag[0]);
   ASSERT_TRUE(Await(&cq, &tag[0]));

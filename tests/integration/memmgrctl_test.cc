@@ -19,7 +19,8 @@ class MemmgrctlTest : public ::testing::Test {
     server_ = *std::move(s);
   }
   int Ctl(std::vector<std::string> args, std::string* out, std::string* err) {
-    args.insert(args.begin(), {MEMMGR_CTL_BIN, "--server=" + server_->address()});
+    args.insert(args.begin(),
+                {MEMMGR_CTL_BIN, "--server=" + server_->address()});
     return RunCommand(args, out, err);
   }
   TempDir dir_;
@@ -40,7 +41,8 @@ TEST_F(MemmgrctlTest, SwapTestVerifiesEveryPageAndLeavesNothingBehind) {
 
 TEST_F(MemmgrctlTest, JsonSwapTestAndLeases) {
   std::string out, err;
-  ASSERT_EQ(Ctl({"-o", "json", "swap-test", "--pages=64"}, &out, &err), 0) << err;
+  ASSERT_EQ(Ctl({"-o", "json", "swap-test", "--pages=64"}, &out, &err), 0)
+      << err;
   EXPECT_TRUE(absl::StrContains(out, "\"mismatches\": 0")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\"verified\": 64")) << out;
   auto client = ClientFor(*server_);
@@ -56,19 +58,25 @@ TEST_F(MemmgrctlTest, StateFileSurvivesKill9AndSwapVerifyChecksEveryPage) {
   const std::string state = dir_.Sub("acked");
   std::string out, err;
   ASSERT_EQ(Ctl({"swap-test", "--pages=500", "--batch=50", "--seed=9",
-                 "--state_file=" + state, "--keep"}, &out, &err), 0) << err;
+                 "--state_file=" + state, "--keep"},
+                &out, &err),
+            0)
+      << err;
   server_->Signal(SIGKILL);
   server_->Wait();
   auto s = ServerProcess::Start(MEMMGR_SERVER_BIN, dir_.Sub("db"));
   ASSERT_TRUE(s.ok()) << s.status();
   server_ = *std::move(s);
-  ASSERT_EQ(Ctl({"-o", "json", "swap-verify", "--state_file=" + state}, &out, &err), 0)
+  ASSERT_EQ(
+      Ctl({"-o", "json", "swap-verify", "--state_file=" + state}, &out, &err),
+      0)
       << out << err;
   EXPECT_TRUE(absl::StrContains(out, "\"verified\": 500")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\"freed_slots\": 500")) << out;
   // A state file that is not one is a usage error, not a crash.
   std::ofstream(dir_.Sub("junk")) << "hello\n";
-  EXPECT_EQ(Ctl({"swap-verify", "--state_file=" + dir_.Sub("junk")}, &out, &err), 2);
+  EXPECT_EQ(
+      Ctl({"swap-verify", "--state_file=" + dir_.Sub("junk")}, &out, &err), 2);
   EXPECT_EQ(Ctl({"swap-verify"}, &out, &err), 2);
 }
 
@@ -81,7 +89,9 @@ TEST_F(MemmgrctlTest, UsageErrorsExit2AndUnreachableServerExits1) {
   EXPECT_EQ(Ctl({"-o", "yaml", "stats"}, &out, &err), 2);
   EXPECT_EQ(Ctl({"swap-test", "--pages=0"}, &out, &err), 2);
   EXPECT_EQ(RunCommand({MEMMGR_CTL_BIN, "--server=127.0.0.1:1", "--attempts=2",
-                        "stats"}, &out, &err), 1);
+                        "stats"},
+                       &out, &err),
+            1);
   EXPECT_TRUE(absl::StrContains(err, "UNAVAILABLE")) << err;
 }
 

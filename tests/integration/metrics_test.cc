@@ -35,8 +35,15 @@ TEST(MetricsTest, ScrapeShowsTrafficAndPassesPromtool) {
   const std::string lease = RegisterLease(*client, "m");
   auto e = client->SwapOut(lease, Pages(1, 0, 100));
   ASSERT_TRUE(e.ok());
-  ASSERT_TRUE(client->SwapIn(lease, std::vector<v1::SwapEntry>(e->begin(), e->begin() + 40)).ok());
-  ASSERT_EQ(client->FreeSlots(lease, std::vector<v1::SwapEntry>(e->begin(), e->begin() + 10)).value(), 10u);
+  ASSERT_TRUE(client
+                  ->SwapIn(lease, std::vector<v1::SwapEntry>(e->begin(),
+                                                             e->begin() + 40))
+                  .ok());
+  ASSERT_EQ(client
+                ->FreeSlots(lease, std::vector<v1::SwapEntry>(e->begin(),
+                                                              e->begin() + 10))
+                .value(),
+            10u);
   (void)client->SwapIn("bogus", *e);  // one UNAUTHENTICATED
 
   auto body = HttpGet((*server)->metrics_port(), "/metrics");
@@ -50,17 +57,23 @@ TEST(MetricsTest, ScrapeShowsTrafficAndPassesPromtool) {
   EXPECT_EQ(Sample(m, "memmgr_leases"), 1);
   EXPECT_GE(Sample(m, "memmgr_rocksdb_memtable_bytes"), 100 * 4096);
   EXPECT_GE(Sample(m, "memmgr_rocksdb_sst_bytes"), 0);
-  EXPECT_EQ(Sample(m, "memmgr_rpc_latency_seconds_count{method=\"SwapOut\"}"), 1);
-  EXPECT_EQ(Sample(m, "memmgr_rpc_latency_seconds_count{method=\"SwapIn\"}"), 2);
-  EXPECT_EQ(Sample(m, "memmgr_rpc_requests_total{code=\"UNAUTHENTICATED\",method=\"SwapIn\"}"), 1);
-  EXPECT_EQ(Sample(m, "memmgr_rpc_requests_total{code=\"OK\",method=\"SwapIn\"}"), 1);
+  EXPECT_EQ(Sample(m, "memmgr_rpc_latency_seconds_count{method=\"SwapOut\"}"),
+            1);
+  EXPECT_EQ(Sample(m, "memmgr_rpc_latency_seconds_count{method=\"SwapIn\"}"),
+            2);
+  EXPECT_EQ(Sample(m,
+                   "memmgr_rpc_requests_total{code=\"UNAUTHENTICATED\",method="
+                   "\"SwapIn\"}"),
+            1);
+  EXPECT_EQ(
+      Sample(m, "memmgr_rpc_requests_total{code=\"OK\",method=\"SwapIn\"}"), 1);
 
   const std::string file = dir.Sub("metrics.txt");
   std::ofstream(file) << m;
   std::string out, err;
-  const int rc = RunCommand({"sh", "-c", std::string(MEMMGR_PROMTOOL) +
-                                             " check metrics < " + file},
-                            &out, &err);
+  const int rc = RunCommand(
+      {"sh", "-c", std::string(MEMMGR_PROMTOOL) + " check metrics < " + file},
+      &out, &err);
   EXPECT_EQ(rc, 0) << "promtool (" << MEMMGR_PROMTOOL << "): " << out << err;
 }
 

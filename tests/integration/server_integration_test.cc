@@ -78,22 +78,31 @@ TEST(ServerIntegrationTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
     req.set_lease_id(a);
     req.add_pages(std::string(size, 'x'));
     v1::SwapOutResponse resp;
-    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->SwapOut(c, req, &resp); }),
-              grpc::StatusCode::INVALID_ARGUMENT) << size;
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->SwapOut(c, req, &resp);
+              }),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << size;
   }
   {
     v1::SwapOutRequest req;
     req.set_lease_id(a);
     v1::SwapOutResponse resp;
-    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->SwapOut(c, req, &resp); }),
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->SwapOut(c, req, &resp);
+              }),
               grpc::StatusCode::INVALID_ARGUMENT);
     for (int i = 0; i < 9; ++i) req.add_pages(std::string(4096, 'y'));
-    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->SwapOut(c, req, &resp); }),
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->SwapOut(c, req, &resp);
+              }),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   // Leases: unknown, empty, released.
   EXPECT_EQ(client->SwapOut("00000000000000000000000000000000", Pages(1, 0, 1))
-                .status().code(), absl::StatusCode::kUnauthenticated);
+                .status()
+                .code(),
+            absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(client->SwapOut("", Pages(1, 0, 1)).status().code(),
             absl::StatusCode::kInvalidArgument);
   const std::string gone = RegisterLease(*client, "gone");
@@ -140,7 +149,9 @@ TEST(ServerIntegrationTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
   {
     v1::CreateClusterSandboxRequest req;
     v1::CreateClusterSandboxResponse resp;
-    EXPECT_EQ(code([&](grpc::ClientContext* c) { return stub->CreateSandbox(c, req, &resp); }),
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->CreateSandbox(c, req, &resp);
+              }),
               grpc::StatusCode::UNIMPLEMENTED);
   }
   // After all of it the server still serves the honest owner.
@@ -197,7 +208,10 @@ TEST(ServerIntegrationTest, ConcurrentClientsEachGetTheirOwnPagesBack) {
       for (uint64_t r = 0; r < 25; ++r) {
         auto pages = Pages(100 + t, r * 16, 16);
         auto e = client->SwapOut(lease, pages);
-        if (!e.ok()) { ++failures; continue; }
+        if (!e.ok()) {
+          ++failures;
+          continue;
+        }
         auto back = client->SwapIn(lease, *e);
         if (!back.ok() || *back != pages) ++failures;
         auto f = client->FreeSlots(lease, *e);
@@ -213,7 +227,8 @@ TEST(ServerIntegrationTest, ConcurrentClientsEachGetTheirOwnPagesBack) {
   EXPECT_EQ(client->GetStats()->swap_out_pages(), kClients * 25u * 16u);
 }
 
-TEST(ServerIntegrationTest, SigtermWithAConnectedWorkerStopsCleanlyAndKeepsData) {
+TEST(ServerIntegrationTest,
+     SigtermWithAConnectedWorkerStopsCleanlyAndKeepsData) {
   TempDir dir;
   auto server = StartServer(dir);
   ASSERT_NE(server, nullptr);
@@ -263,12 +278,17 @@ TEST(ServerIntegrationTest, BadFlagsFailWithAClearMessage) {
   EXPECT_EQ(RunCommand({MEMMGR_SERVER_BIN}, &out, &err), 1);
   EXPECT_NE(err.find("--data_dir is required"), std::string::npos) << err;
   EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--data_dir=" + dir.Sub("d"),
-                        "--swap_capacity=0"}, &out, &err), 0);
+                        "--swap_capacity=0"},
+                       &out, &err),
+            0);
   EXPECT_NE(err.find("swap capacity"), std::string::npos) << err;
   EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--data_dir=" + dir.Sub("d"),
-                        "--listen=not-an-address"}, &out, &err), 0);
+                        "--listen=not-an-address"},
+                       &out, &err),
+            0);
   EXPECT_NE(err.find("cannot listen"), std::string::npos) << err;
-  EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--lease_ttl=banana"}, &out, &err), 0);
+  EXPECT_NE(RunCommand({MEMMGR_SERVER_BIN, "--lease_ttl=banana"}, &out, &err),
+            0);
   EXPECT_EQ(RunCommand({MEMMGR_SERVER_BIN, "--help"}, &out, &err), 1);
   EXPECT_NE((out + err).find("--swap_capacity"), std::string::npos);
 }

@@ -32,7 +32,8 @@ class FaultInjectingStorage final : public SlotStorage {
     }
     return base_->Write(batch, sync);
   }
-  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override {
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view key) override {
     auto v = base_->Get(key);
     if (v.ok() && v->has_value()) Rot(**v);
     return v;

@@ -57,8 +57,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   const pid_t pid = ::fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
-    const int fd = ::open(p->log_path_.c_str(),
-                          O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int fd =
+        ::open(p->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, STDERR_FILENO);
       ::dup2(fd, STDOUT_FILENO);
@@ -139,12 +139,14 @@ int RunCommand(const std::vector<std::string>& argv_in, std::string* out,
   std::thread err_reader([&] {
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(err_pipe[0], buf, sizeof(buf))) > 0) err_buf.append(buf, n);
+    while ((n = ::read(err_pipe[0], buf, sizeof(buf))) > 0)
+      err_buf.append(buf, n);
   });
   std::string out_buf;
   char buf[4096];
   ssize_t n;
-  while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0) out_buf.append(buf, n);
+  while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0)
+    out_buf.append(buf, n);
   err_reader.join();
   ::close(out_pipe[0]);
   ::close(err_pipe[0]);

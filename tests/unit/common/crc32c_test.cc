@@ -21,10 +21,12 @@ TEST(Crc32cTest, MatchesRfc3720Vectors) {
 
 TEST(Crc32cTest, HardwareAndPortablePathsAgreeOnEveryLengthAndSplit) {
   std::string data(3 * 4096, '\0');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + 7);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 131 + 7);
   // Around every stream boundary of the three-way path (3*256, 3*1024).
-  for (size_t len : {0, 1, 7, 8, 9, 63, 767, 768, 769, 775, 1536, 3071, 3072,
-                     3073, 3840, 4088, 4096, 4109, 6144, 6912}) {
+  for (size_t len :
+       {0,    1,    7,    8,    9,    63,   767,  768,  769,  775,
+        1536, 3071, 3072, 3073, 3840, 4088, 4096, 4109, 6144, 6912}) {
     EXPECT_EQ(Crc32c(data.data(), len),
               Crc32cExtendPortableForTest(0, data.data(), len))
         << "len " << len;

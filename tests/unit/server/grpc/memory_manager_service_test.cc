@@ -74,14 +74,21 @@ TEST_F(MemoryManagerServiceTest, ManyThreadsThroughHandlersStayConsistent) {
         grpc::ServerContext ctx;
         v1::SwapOutRequest out;
         out.set_lease_id(lease);
-        for (uint64_t i = 0; i < 8; ++i) out.add_pages(MakeTestPage(t, r * 8 + i));
+        for (uint64_t i = 0; i < 8; ++i)
+          out.add_pages(MakeTestPage(t, r * 8 + i));
         v1::SwapOutResponse out_resp;
-        if (!service_->SwapOut(&ctx, &out, &out_resp).ok()) { ++failures; continue; }
+        if (!service_->SwapOut(&ctx, &out, &out_resp).ok()) {
+          ++failures;
+          continue;
+        }
         v1::SwapInRequest in;
         in.set_lease_id(lease);
         *in.mutable_entries() = out_resp.entries();
         v1::SwapInResponse in_resp;
-        if (!service_->SwapIn(&ctx, &in, &in_resp).ok()) { ++failures; continue; }
+        if (!service_->SwapIn(&ctx, &in, &in_resp).ok()) {
+          ++failures;
+          continue;
+        }
         for (int i = 0; i < 8; ++i) {
           if (in_resp.pages(i) != out.pages(i)) ++failures;
         }
@@ -101,7 +108,8 @@ TEST_F(MemoryManagerServiceTest, ManyThreadsThroughHandlersStayConsistent) {
       v1::UnregisterWorkerRequest unreg;
       unreg.set_lease_id(lease);
       v1::UnregisterWorkerResponse unreg_resp;
-      if (!service_->UnregisterWorker(&ctx, &unreg, &unreg_resp).ok()) ++failures;
+      if (!service_->UnregisterWorker(&ctx, &unreg, &unreg_resp).ok())
+        ++failures;
     });
   }
   // Scrapes race with the traffic, as Prometheus would.

@@ -32,7 +32,8 @@ TEST(StorageFormatTest, SlotMetaRoundTripsAndRejectsGarbage) {
 
 TEST(StorageFormatTest, PageRecordRoundTrips) {
   std::string page(kPageSize, '\0');
-  for (size_t i = 0; i < page.size(); ++i) page[i] = static_cast<char>(i ^ 0x5a);
+  for (size_t i = 0; i < page.size(); ++i)
+    page[i] = static_cast<char>(i ^ 0x5a);
   std::string record;
   EncodePageRecord(page, 99, &record);
   ASSERT_EQ(record.size(), kPageRecordHeaderSize + kPageSize);

@@ -51,7 +51,8 @@ TEST(SwapMapTest, ReleasedSlotsAreReusedAfterWrapAround) {
 TEST(SwapMapTest, CheckOwnedClassifiesEveryBadEntry) {
   SwapMap map(64);
   std::vector<uint64_t> slots;
-  ASSERT_TRUE(map.Allocate(2, /*owner=*/1, /*first_generation=*/10, &slots).ok());
+  ASSERT_TRUE(
+      map.Allocate(2, /*owner=*/1, /*first_generation=*/10, &slots).ok());
   // Allocating is not yet readable.
   EXPECT_EQ(map.CheckOwned({0, 10}, 1).code(), absl::StatusCode::kNotFound);
   map.SetState(0, SwapMap::State::kLive);

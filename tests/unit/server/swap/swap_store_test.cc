@@ -51,9 +51,9 @@ class SwapStoreTest : public ::testing::Test {
     o.max_batch_pages = max_batch;
     o.lease_ttl = absl::Seconds(10);
     o.clock = &clock_;
-    auto store = SwapStore::Open(
-        o, std::make_unique<OwningFaultInjectingStorage>(*std::move(storage),
-                                                         &faults_));
+    auto store =
+        SwapStore::Open(o, std::make_unique<OwningFaultInjectingStorage>(
+                               *std::move(storage), &faults_));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
@@ -89,9 +89,9 @@ TEST_F(SwapStoreTest, ThousandsOfRandomPagesRoundTripByteIdentical) {
   EXPECT_EQ(store_->GetStats().slots_used, 4000u);
   for (int b = 0; b < 20; ++b) {
     std::vector<std::string> back;
-    ASSERT_TRUE(store_->SwapIn(lease, absl::MakeSpan(all).subspan(b * 200, 200),
-                               &back)
-                    .ok());
+    ASSERT_TRUE(
+        store_->SwapIn(lease, absl::MakeSpan(all).subspan(b * 200, 200), &back)
+            .ok());
     for (int i = 0; i < 200; ++i) ASSERT_EQ(back[i], Page(b * 1000 + i));
   }
   EXPECT_EQ(store_->GetStats().swap_in_pages, 4000u);
@@ -135,12 +135,14 @@ TEST_F(SwapStoreTest, StaleForeignAndUnknownEntriesGetPreciseCodes) {
   EXPECT_EQ(store_->FreeSlots(b, ea).status().code(),
             absl::StatusCode::kPermissionDenied);
   std::vector<SwapEntry> stale = {{ea[0].slot, ea[0].generation + 1}};
-  EXPECT_EQ(store_->SwapIn(a, stale, &back).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->SwapIn(a, stale, &back).code(),
+            absl::StatusCode::kNotFound);
   std::vector<SwapEntry> out_of_range = {{1u << 30, 1}};
   EXPECT_EQ(store_->SwapIn(a, out_of_range, &back).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SwapIn("0123456789abcdef0123456789abcdef", ea, &back).code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      store_->SwapIn("0123456789abcdef0123456789abcdef", ea, &back).code(),
+      absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(store_->SwapIn("", ea, &back).code(),
             absl::StatusCode::kInvalidArgument);
   // The owner still reads its page after all that.
@@ -257,14 +259,15 @@ TEST_F(SwapStoreTest, DupKeepsSlotUntilLastSharerFreesItAcrossRestart) {
   const std::string lease = Register();
   auto e = Out(lease, {Page(1)});
   ASSERT_TRUE(store_->DupSlots(lease, e).ok());
-  ASSERT_TRUE(store_->DupSlots(lease, e).ok());  // count 3
+  ASSERT_TRUE(store_->DupSlots(lease, e).ok());        // count 3
   EXPECT_EQ(store_->FreeSlots(lease, e).value(), 0u);  // 2
   Open();                                              // persisted count
   EXPECT_EQ(store_->FreeSlots(lease, e).value(), 0u);  // 1
   std::vector<std::string> back;
   ASSERT_TRUE(store_->SwapIn(lease, e, &back).ok());
   EXPECT_EQ(store_->FreeSlots(lease, e).value(), 1u);  // 0: freed
-  EXPECT_EQ(store_->SwapIn(lease, e, &back).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->SwapIn(lease, e, &back).code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetStats().slots_used, 0u);
 }
 
@@ -348,22 +351,30 @@ TEST_F(SwapStoreTest, ConcurrentLeasesNeverSeeEachOthersPages) {
   constexpr int kThreads = 6;
   constexpr int kRounds = 40;
   std::vector<std::string> leases;
-  for (int t = 0; t < kThreads; ++t) leases.push_back(Register("n" + std::to_string(t)));
+  for (int t = 0; t < kThreads; ++t)
+    leases.push_back(Register("n" + std::to_string(t)));
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int r = 0; r < kRounds; ++r) {
         std::vector<std::string> pages;
-        for (int i = 0; i < 16; ++i) pages.push_back(Page(t * 100000 + r * 100 + i));
+        for (int i = 0; i < 16; ++i)
+          pages.push_back(Page(t * 100000 + r * 100 + i));
         auto e = store_->SwapOut(leases[t], Views(pages));
-        if (!e.ok()) { ++failures; continue; }
+        if (!e.ok()) {
+          ++failures;
+          continue;
+        }
         std::vector<std::string> back;
-        if (!store_->SwapIn(leases[t], *e, &back).ok() || back != pages) ++failures;
-        if (!store_->DupSlots(leases[t], absl::MakeSpan(*e).subspan(0, 4)).ok()) ++failures;
+        if (!store_->SwapIn(leases[t], *e, &back).ok() || back != pages)
+          ++failures;
+        if (!store_->DupSlots(leases[t], absl::MakeSpan(*e).subspan(0, 4)).ok())
+          ++failures;
         auto f = store_->FreeSlots(leases[t], *e);
         if (!f.ok() || *f != 12) ++failures;
-        auto f2 = store_->FreeSlots(leases[t], absl::MakeSpan(*e).subspan(0, 4));
+        auto f2 =
+            store_->FreeSlots(leases[t], absl::MakeSpan(*e).subspan(0, 4));
         if (!f2.ok() || *f2 != 4) ++failures;
       }
     });
@@ -372,7 +383,10 @@ TEST_F(SwapStoreTest, ConcurrentLeasesNeverSeeEachOthersPages) {
   threads.emplace_back([&] {
     for (int r = 0; r < kRounds; ++r) {
       auto g = store_->RegisterLease(Spec("churn"));
-      if (!g.ok()) { ++failures; continue; }
+      if (!g.ok()) {
+        ++failures;
+        continue;
+      }
       (void)store_->SwapOut(g->lease_id, Views({Page(r)}));
       if (!store_->UnregisterLease(g->lease_id).ok()) ++failures;
     }
