@@ -272,6 +272,84 @@ TEST(ServerIntegrationTest,
   EXPECT_EQ(*back, Pages(9, 0, 32));
 }
 
+TEST(ServerIntegrationTest,
+     BulkStreamsAnswerEachBatchInOrderAndSurviveBadOnes) {
+  TempDir dir;
+  auto server = StartServer(dir, {"--max_batch_pages=16"});
+  ASSERT_NE(server, nullptr);
+  auto client = ClientFor(*server);
+  const std::string lease = RegisterLease(*client, "streamer");
+
+  // Four batches pipelined on one stream before reading any answer; the
+  // third is bad (a short page) and must fail alone.
+  auto out_ctx = client->NewContext();
+  auto out = client->stub()->StreamSwapOut(out_ctx.get());
+  for (uint64_t b = 0; b < 4; ++b) {
+    v1::SwapOutRequest req;
+    req.set_lease_id(lease);
+    req.set_seq(100 + b);
+    for (const std::string& p : Pages(11, b * 8, 8)) req.add_pages(p);
+    if (b == 2) req.set_pages(3, "short");
+    ASSERT_TRUE(out->Write(req));
+  }
+  out->WritesDone();
+  std::vector<v1::SwapOutResponse> answers(4);
+  for (auto& a : answers) ASSERT_TRUE(out->Read(&a));
+  ASSERT_TRUE(out->Finish().ok());
+  std::vector<v1::SwapEntry> entries;
+  for (uint64_t b = 0; b < 4; ++b) {
+    EXPECT_EQ(answers[b].seq(), 100 + b);
+    if (b == 2) {
+      EXPECT_EQ(answers[b].status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_NE(answers[b].status_message().find("4096"), std::string::npos);
+      EXPECT_EQ(answers[b].entries_size(), 0);
+      continue;
+    }
+    EXPECT_EQ(answers[b].status_code(), 0) << answers[b].status_message();
+    ASSERT_EQ(answers[b].entries_size(), 8);
+    entries.insert(entries.end(), answers[b].entries().begin(),
+                   answers[b].entries().end());
+  }
+  EXPECT_EQ(client->GetStats()->slots_used(),
+            24u);  // the bad batch wrote nothing
+
+  // Read back over StreamSwapIn; one request names a foreign slot number.
+  auto in_ctx = client->NewContext();
+  auto in = client->stub()->StreamSwapIn(in_ctx.get());
+  const uint64_t firsts[] = {0, 8, 24};  // page indexes of the good batches
+  for (int b = 0; b < 3; ++b) {
+    v1::SwapInRequest req;
+    req.set_lease_id(lease);
+    req.set_seq(b);
+    for (int i = 0; i < 8; ++i) *req.add_entries() = entries[b * 8 + i];
+    ASSERT_TRUE(in->Write(req));
+  }
+  v1::SwapInRequest bad;
+  bad.set_lease_id(lease);
+  bad.set_seq(3);
+  v1::SwapEntry stale = entries[0];
+  stale.set_generation(stale.generation() + 99999);
+  *bad.add_entries() = stale;
+  ASSERT_TRUE(in->Write(bad));
+  in->WritesDone();
+  for (int b = 0; b < 4; ++b) {
+    v1::SwapInResponse resp;
+    ASSERT_TRUE(in->Read(&resp));
+    EXPECT_EQ(resp.seq(), static_cast<uint64_t>(b));
+    if (b == 3) {
+      EXPECT_EQ(resp.status_code(), grpc::StatusCode::NOT_FOUND);
+      EXPECT_EQ(resp.pages_size(), 0);
+      continue;
+    }
+    ASSERT_EQ(resp.status_code(), 0) << resp.status_message();
+    const auto want = Pages(11, firsts[b], 8);
+    ASSERT_EQ(resp.pages_size(), 8);
+    for (int i = 0; i < 8; ++i)
+      EXPECT_EQ(resp.pages(i), want[i]) << b << "/" << i;
+  }
+  EXPECT_TRUE(in->Finish().ok());
+}
+
 TEST(ServerIntegrationTest, BadFlagsFailWithAClearMessage) {
   TempDir dir;
   std::string out, err;
