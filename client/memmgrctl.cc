@@ -7,11 +7,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/ctl_commands.h"
+#include "common/flags_help.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070",
           "memmgr-server address host:port");
@@ -48,12 +47,7 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "client/memmgrctl.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  memmgr::ShowFlagsOfInHelp("client/memmgrctl.cc");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
     std::cerr << kUsage << "\n"

@@ -10,9 +10,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "common/flags_help.h"
 #include "common/logging.h"
 #include "server/server_runner.h"
 
@@ -48,14 +47,7 @@ int main(int argc, char** argv) {
       "memmgr-server: the cluster memory manager (swap store, leases, "
       "metrics).\n\nUsage: memmgr-server --data_dir=DIR [flags]\n"
       "Stops cleanly on SIGTERM/SIGINT: drains RPCs, closes RocksDB.");
-  // --help lists this program's flags (absl's default filter matches only
-  // files named after the binary).
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "server/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  memmgr::ShowFlagsOfInHelp("server/main.cc");
   absl::ParseCommandLine(argc, argv);
 
   // Block the stop signals before any thread starts, so only sigwait below
