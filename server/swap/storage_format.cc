@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
+#include "server/swap/slot_storage.h"
 #include "server/swap/swap_entry.h"
 
 namespace memmgr {
@@ -20,6 +21,11 @@ constexpr size_t kSlotMetaSize = 1 + 8 + 8 + 4;
 constexpr uint8_t kSlotMetaVersion = 1;
 
 }  // namespace
+
+void DeleteSlotRecords(uint64_t slot, StorageBatch* batch) {
+  batch->Delete(NumberKey(kSlotMetaPrefix, slot));
+  batch->Delete(NumberKey(kPageDataPrefix, slot));
+}
 
 std::string NumberKey(char prefix, uint64_t number) {
   std::string key(9, '\0');

@@ -33,6 +33,12 @@ inline constexpr char kLeasePrefix = 'l';
 inline constexpr char kSlotMetaPrefix = 's';
 inline constexpr char kPageDataPrefix = 'd';
 
+class StorageBatch;
+
+// Adds the deletes of both records of `slot` ("s" meta and "d" page) to
+// *batch: the two are always written and deleted in the same batch.
+void DeleteSlotRecords(uint64_t slot, StorageBatch* batch);
+
 // A one-byte prefix followed by a big-endian u64.
 std::string NumberKey(char prefix, uint64_t number);
 // Parses a NumberKey with the given prefix; false if `key` is not one.

@@ -175,8 +175,7 @@ absl::Status SwapStore::Rebuild() {
                 : nullptr;
         if (owner == nullptr) {
           // Its lease ended but the crash came before the slot's delete.
-          orphans.Delete(NumberKey(kSlotMetaPrefix, slot));
-          orphans.Delete(NumberKey(kPageDataPrefix, slot));
+          DeleteSlotRecords(slot, &orphans);
           return absl::OkStatus();
         }
         MEMMGR_RETURN_IF_ERROR(swap_map_.RestoreLive(
@@ -337,8 +336,7 @@ uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
     StorageBatch batch;
     const size_t end = std::min(slots.size(), i + kEndLeaseChunk);
     for (size_t j = i; j < end; ++j) {
-      batch.Delete(NumberKey(kSlotMetaPrefix, slots[j]));
-      batch.Delete(NumberKey(kPageDataPrefix, slots[j]));
+      DeleteSlotRecords(slots[j], &batch);
     }
     // The lease record goes last: a crash midway restores the lease with
     // its remaining slots, and it expires again.
@@ -440,10 +438,7 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
   // The lease ended while the batch was being written: discard it.
   for (uint64_t s : slots) swap_map_.SetState(s, SwapMap::State::kFreeing);
   StorageBatch discard;
-  for (uint64_t s : slots) {
-    discard.Delete(NumberKey(kSlotMetaPrefix, s));
-    discard.Delete(NumberKey(kPageDataPrefix, s));
-  }
+  for (uint64_t s : slots) DeleteSlotRecords(s, &discard);
   mu_.Unlock();
   const absl::Status deleted = storage_->Write(discard, options_.sync);
   mu_.Lock();
@@ -534,8 +529,7 @@ absl::StatusOr<uint64_t> SwapStore::FreeSlots(
     if (s.count == 0) {
       swap_map_.SetState(slot, SwapMap::State::kFreeing);
       freed.push_back(slot);
-      batch.Delete(NumberKey(kSlotMetaPrefix, slot));
-      batch.Delete(NumberKey(kPageDataPrefix, slot));
+      DeleteSlotRecords(slot, &batch);
     } else {
       batch.Put(NumberKey(kSlotMetaPrefix, slot),
                 EncodeSlotMeta(SlotMeta{s.generation, owner, s.count}));
