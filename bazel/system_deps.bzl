@@ -24,6 +24,8 @@ def memmgr_system_deps():
             "lz4.h",
             "lz4frame.h",
             "lz4hc.h",
+            "numa.h",
+            "numaif.h",
             "prometheus",
             "rocksdb",
             "zdict.h",
@@ -95,6 +97,12 @@ def memmgr_system_deps():
                 "hdrs:include/zstd.h",
                 "hdrs:include/zstd_errors.h",
                 "pkg:libzstd",
+            ],
+            # The worker's frame pool binds to host NUMA nodes.
+            "numa": [
+                "hdrs:include/numa.h",
+                "hdrs:include/numaif.h",
+                "pkg:numa",
             ],
             # Tests and benchmarks.
             "gtest": ["hdrs:include/gtest/**", "pkg:gtest"],

@@ -1,0 +1,478 @@
+// AddressSpace: accesses, fault handling, fork and introspection. The mm
+// operations (mmap, munmap, ...) are in mm_ops.cc.
+#include "worker/mmu/address_space.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+
+namespace memmgr::mmu {
+namespace {
+
+bool VmaAllows(const Vma& vma, Access access) {
+  switch (access) {
+    case Access::kRead:
+      return vma.prot & kProtRead;
+    case Access::kWrite:
+      return vma.prot & kProtWrite;
+    case Access::kExec:
+      return vma.prot & kProtExec;
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* FaultClassName(FaultClass c) {
+  switch (c) {
+    case FaultClass::kZeroFillRead:
+      return "zero_fill_read";
+    case FaultClass::kAnonFirstWrite:
+      return "anon_first_write";
+    case FaultClass::kFilePage:
+      return "file_page";
+    case FaultClass::kCowReuse:
+      return "cow_reuse";
+    case FaultClass::kCowCopy:
+      return "cow_copy";
+    case FaultClass::kStackGrow:
+      return "stack_grow";
+    case FaultClass::kSegvUnmapped:
+      return "segv_unmapped";
+    case FaultClass::kSegvProtection:
+      return "segv_protection";
+    case FaultClass::kSwapEntry:
+      return "swap_entry";
+    case FaultClass::kMemoryLimit:
+      return "memory_limit";
+    case FaultClass::kOutOfMemory:
+      return "out_of_memory";
+    case FaultClass::kCount:
+      break;
+  }
+  return "?";
+}
+
+int ErrnoFromStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 0;
+    case absl::StatusCode::kResourceExhausted:
+      return ENOMEM;
+    case absl::StatusCode::kAlreadyExists:
+      return EEXIST;
+    case absl::StatusCode::kPermissionDenied:
+      return EPERM;
+    case absl::StatusCode::kUnavailable:
+      return EAGAIN;
+    case absl::StatusCode::kOutOfRange:
+      return EFAULT;
+    default:
+      return EINVAL;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Create(
+    FramePool* pool, Options options) {
+  if (pool == nullptr) return absl::InvalidArgumentError("no frame pool");
+  const uint32_t tlb = options.tlb_entries;
+  const uint32_t tlb_max = options.tlb_max_entries;
+  if (tlb < 256 || tlb > tlb_max || (tlb & (tlb - 1)) != 0 ||
+      tlb_max > (1u << 22) || (tlb_max & (tlb_max - 1)) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tlb_entries ", tlb, " and tlb_max_entries ", tlb_max,
+        " must be powers of two with 256 <= tlb_entries <= tlb_max_entries "
+        "<= 2^22"));
+  }
+  if (options.va_limit > kMaxUserVa || !IsPageAligned(options.va_limit) ||
+      options.va_limit <= options.mmap_min_addr + (uint64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "va_limit %#x must be page aligned, at most %#x and leave at least "
+        "1M above mmap_min_addr %#x",
+        options.va_limit, kMaxUserVa, options.mmap_min_addr));
+  }
+  if (!IsPageAligned(options.mmap_min_addr)) {
+    return absl::InvalidArgumentError("mmap_min_addr must be page aligned");
+  }
+  if (options.max_vmas < 1) {
+    return absl::InvalidArgumentError("max_vmas must be at least 1");
+  }
+  if (options.mmap_base != 0 && (!IsPageAligned(options.mmap_base) ||
+                                 options.mmap_base > options.va_limit ||
+                                 options.mmap_base <= options.mmap_min_addr)) {
+    return absl::InvalidArgumentError(
+        "mmap_base must be page aligned and inside (mmap_min_addr, va_limit]");
+  }
+  return std::unique_ptr<AddressSpace>(new AddressSpace(pool, options));
+}
+
+AddressSpace::AddressSpace(FramePool* pool, Options options)
+    : pool_(pool),
+      options_(options),
+      tlb_(options.tlb_entries, options.tlb_entries, options.tlb_max_entries) {
+  mmap_base_ = options.mmap_base;
+  if (mmap_base_ == 0) {
+    // mm/util.c mmap_base(): leave the stack rlimit (at least 128 MiB) below
+    // the top for the stack, and map downwards from there.
+    uint64_t gap = std::max<uint64_t>(options.stack_limit, 128ull << 20);
+    uint64_t span = options.va_limit - options.mmap_min_addr;
+    if (gap > span / 2) gap = PageDown(span / 2);
+    mmap_base_ = PageDown(options.va_limit - gap);
+  }
+}
+
+AddressSpace::~AddressSpace() { ZapRange(0, options_.va_limit); }
+
+bool AddressSpace::Fail(GuestAddr va, Access access, FaultReason reason,
+                        FaultClass c, Fault* fault) {
+  CountFault(c);
+  fault->address = va;
+  fault->access = access;
+  fault->reason = reason;
+  return false;
+}
+
+void AddressSpace::AddRss(int64_t delta) {
+  rss_pages_ += delta;
+  if (rss_pages_ > peak_rss_pages_) peak_rss_pages_ = rss_pages_;
+}
+
+bool AddressSpace::AccessSlow(GuestAddr va, void* data, uint64_t size,
+                              Access access, Fault* fault) {
+  const uint64_t offset = va & kPageOffsetMask;
+  auto* bytes = static_cast<uint8_t*>(data);
+  if (offset + size <= kPageSize) {
+    uint8_t* page = TranslateCached(va, access, fault);
+    if (page == nullptr) return false;
+    if (access == Access::kWrite) {
+      std::memcpy(page + offset, bytes, size);
+    } else {
+      std::memcpy(bytes, page + offset, size);
+    }
+    return true;
+  }
+  // Crosses a page: resolve both pages before touching either, so a fault
+  // on the second leaves the first unwritten (the access is all or nothing).
+  const uint64_t first = kPageSize - offset;
+  uint8_t* lo = TranslateCached(va, access, fault);
+  if (lo == nullptr) return false;
+  uint8_t* hi = TranslateCached(va + first, access, fault);
+  if (hi == nullptr) return false;
+  if (access == Access::kWrite) {
+    std::memcpy(lo + offset, bytes, first);
+    std::memcpy(hi, bytes + first, size - first);
+  } else {
+    std::memcpy(bytes, lo + offset, first);
+    std::memcpy(bytes + first, hi, size - first);
+  }
+  return true;
+}
+
+uint8_t* AddressSpace::TranslateCached(GuestAddr va, Access access,
+                                       Fault* fault) {
+  const SoftTlb::Entry& e = tlb_.EntryFor(va);
+  const uint64_t page = PageDown(va);
+  uint64_t tag = access == Access::kRead    ? e.read
+                 : access == Access::kWrite ? e.write
+                                            : e.exec;
+  if (tag == page) {
+    ++tlb_hits_;
+    return reinterpret_cast<uint8_t*>(page + e.addend);
+  }
+  return Translate(va, access, fault);
+}
+
+uint8_t* AddressSpace::TranslatePage(GuestAddr va, Access access,
+                                     Fault* fault) {
+  return TranslateCached(va, access, fault);
+}
+
+uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte) {
+  const uint64_t page = PageDown(va);
+  uint8_t* host = pool_->FrameAddress(pte.pfn());
+  SoftTlb::Entry& e = tlb_.EntryFor(va);
+  e.read = pte.readable() ? page : SoftTlb::kInvalid;
+  e.exec = pte.executable() ? page : SoftTlb::kInvalid;
+  e.write = pte.writable() && pte.dirty() ? page : SoftTlb::kInvalid;
+  e.addend = reinterpret_cast<uintptr_t>(host) - page;
+  return host;
+}
+
+uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
+  ++tlb_misses_;
+  tlb_.NoteMiss(tlb_hits_);
+  if (va >= options_.va_limit) {
+    Fail(va, access, FaultReason::kAddressRange, FaultClass::kSegvUnmapped,
+         fault);
+    return nullptr;
+  }
+  // Resident page that already allows the access: the pte is authoritative
+  // (mprotect and munmap keep ptes in step with the vmas), so refill without
+  // looking at the vma, like a hardware page walk.
+  if (Pte* ptep = page_table_.Find(va); ptep != nullptr && ptep->present()) {
+    const uint64_t need = access == Access::kRead    ? Pte::kRead
+                          : access == Access::kWrite ? Pte::kWrite
+                                                     : Pte::kExec;
+    if (ptep->Has(need)) {
+      *ptep = ptep->With(Pte::kAccessed |
+                         (access == Access::kWrite ? Pte::kDirty : 0));
+      return FillTlb(va, *ptep);
+    }
+  }
+  const Vma* vma = vmas_.Find(va);
+  if (vma == nullptr) {
+    vma = MaybeGrowStack(va);
+    if (vma == nullptr) {
+      Fail(va, access, FaultReason::kUnmapped, FaultClass::kSegvUnmapped,
+           fault);
+      return nullptr;
+    }
+  }
+  if (!VmaAllows(*vma, access)) {
+    Fail(va, access, FaultReason::kProtection, FaultClass::kSegvProtection,
+         fault);
+    return nullptr;
+  }
+  Pte* ptep = page_table_.FindOrCreate(va);
+  Pte pte = *ptep;
+  if (pte.is_swap()) {
+    Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
+    return nullptr;
+  }
+  if (!pte.present()) {
+    pte = FaultInPage(*vma, va, access, fault);
+    if (!pte.present()) return nullptr;
+  } else if (access == Access::kWrite && !pte.writable()) {
+    pte = BreakCow(*vma, va, pte, fault);
+    if (!pte.present()) return nullptr;
+  }
+  pte = pte.With(Pte::kAccessed | (access == Access::kWrite ? Pte::kDirty : 0));
+  *ptep = pte;
+  return FillTlb(va, pte);
+}
+
+Pfn AddressSpace::AllocPrivateFrame(GuestAddr va, Access access, bool zero,
+                                    Fault* fault) {
+  if (options_.limit_pages != 0 && rss_pages_ >= options_.limit_pages) {
+    Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
+         fault);
+    return kNoPfn;
+  }
+  Pfn pfn = zero ? pool_->AllocZeroed() : pool_->Alloc();
+  if (pfn == kNoPfn) {
+    Fail(va, access, FaultReason::kOutOfMemory, FaultClass::kOutOfMemory,
+         fault);
+  }
+  return pfn;
+}
+
+Pte AddressSpace::FaultInPage(const Vma& vma, GuestAddr va, Access access,
+                              Fault* fault) {
+  const uint64_t page = PageDown(va);
+  const uint64_t offset = page - vma.start;
+  uint64_t bits = Pte::ProtBits(vma.prot);
+  Pfn pfn;
+  if (vma.image != nullptr && offset < vma.file_bytes) {
+    // A page of the image: a private copy, the tail past file_bytes zeroed
+    // (the bss part of the last file page).
+    pfn = AllocPrivateFrame(va, access, /*zero=*/false, fault);
+    if (pfn == kNoPfn) return Pte();
+    uint64_t n = std::min<uint64_t>(kPageSize, vma.file_bytes - offset);
+    uint8_t* dst = pool_->FrameAddress(pfn);
+    std::memcpy(dst, vma.image->bytes.data() + vma.file_offset + offset, n);
+    std::memset(dst + n, 0, kPageSize - n);
+    CountFault(FaultClass::kFilePage);
+  } else if (access != Access::kWrite) {
+    // Reads of untouched anonymous memory share the zero page, read-only.
+    CountFault(FaultClass::kZeroFillRead);
+    return Pte::Present(FramePool::kZeroPfn, bits & ~Pte::kWrite);
+  } else {
+    pfn = AllocPrivateFrame(va, access, /*zero=*/true, fault);
+    if (pfn == kNoPfn) return Pte();
+    pool_->Descriptor(pfn).SetFlag(kPgAnon);
+    CountFault(FaultClass::kAnonFirstWrite);
+  }
+  PageDescriptor& d = pool_->Descriptor(pfn);
+  d.mapcount.store(1, std::memory_order_relaxed);
+  if (vma.flags & kVmaLocked) d.SetFlag(kPgUnevictable);
+  AddRss(1);
+  return Pte::Present(pfn, bits);
+}
+
+Pte AddressSpace::BreakCow(const Vma& vma, GuestAddr va, Pte pte,
+                           Fault* fault) {
+  const Pfn old = pte.pfn();
+  const uint64_t keep = pte.raw() & (Pte::kAccessed | Pte::kDirty);
+  const uint64_t bits = Pte::ProtBits(vma.prot) | keep;
+  // Whatever happens, the TLB entry filled from the old pte is stale.
+  tlb_.FlushPage(va);
+  if (old == FramePool::kZeroPfn) {
+    Pfn pfn = AllocPrivateFrame(va, Access::kWrite, /*zero=*/true, fault);
+    if (pfn == kNoPfn) return Pte();
+    PageDescriptor& d = pool_->Descriptor(pfn);
+    d.SetFlag(kPgAnon);
+    d.mapcount.store(1, std::memory_order_relaxed);
+    if (vma.flags & kVmaLocked) d.SetFlag(kPgUnevictable);
+    AddRss(1);
+    CountFault(FaultClass::kAnonFirstWrite);
+    return Pte::Present(pfn, bits);
+  }
+  if (!pte.cow()) {
+    // Writable vma, write-protected pte, not shared: cannot happen with
+    // ChangePteProtection keeping ptes in sync, but the right answer is
+    // simply to allow the write.
+    return Pte::Present(old, bits);
+  }
+  PageDescriptor& od = pool_->Descriptor(old);
+  if (od.refcount.load(std::memory_order_acquire) == 1) {
+    // do_wp_page reuse: we hold the only reference.
+    CountFault(FaultClass::kCowReuse);
+    return Pte::Present(old, bits);
+  }
+  Pfn pfn = pool_->Alloc();
+  if (pfn == kNoPfn) {
+    Fail(va, Access::kWrite, FaultReason::kOutOfMemory,
+         FaultClass::kOutOfMemory, fault);
+    return Pte();
+  }
+  std::memcpy(pool_->FrameAddress(pfn), pool_->FrameAddress(old), kPageSize);
+  PageDescriptor& d = pool_->Descriptor(pfn);
+  d.flags.store(
+      od.flags.load(std::memory_order_relaxed) & (kPgAnon | kPgUnevictable),
+      std::memory_order_relaxed);
+  if (vma.flags & kVmaLocked) d.SetFlag(kPgUnevictable);
+  d.mapcount.store(1, std::memory_order_relaxed);
+  od.mapcount.fetch_sub(1, std::memory_order_relaxed);
+  pool_->PutPage(old);
+  CountFault(FaultClass::kCowCopy);
+  return Pte::Present(pfn, bits);
+}
+
+const Vma* AddressSpace::MaybeGrowStack(GuestAddr va) {
+  const Vma* above = vmas_.FindFirstEndingAfter(va);
+  if (above == nullptr || !(above->flags & kVmaGrowsDown)) return nullptr;
+  const GuestAddr new_start = PageDown(va);
+  if (new_start < options_.mmap_min_addr) return nullptr;
+  if (above->end - new_start > options_.stack_limit) return nullptr;
+  // stack_guard_gap: keep 256 pages between a stack and the vma below it.
+  constexpr uint64_t kGuardGap = 256 * kPageSize;
+  const Vma* below = vmas_.FindLastStartingBefore(new_start);
+  if (below != nullptr &&
+      (below->end > new_start || new_start - below->end < kGuardGap)) {
+    return nullptr;
+  }
+  CountFault(FaultClass::kStackGrow);
+  return vmas_.ExpandDown(above->start, new_start);
+}
+
+bool AddressSpace::CopyFromGuest(GuestAddr va, void* dst, uint64_t len,
+                                 Fault* fault) {
+  auto* out = static_cast<uint8_t*>(dst);
+  while (len > 0) {
+    uint8_t* page = TranslateCached(va, Access::kRead, fault);
+    if (page == nullptr) return false;
+    uint64_t offset = va & kPageOffsetMask;
+    uint64_t n = std::min(len, kPageSize - offset);
+    std::memcpy(out, page + offset, n);
+    out += n;
+    va += n;
+    len -= n;
+  }
+  return true;
+}
+
+bool AddressSpace::CopyToGuest(GuestAddr va, const void* src, uint64_t len,
+                               Fault* fault) {
+  auto* in = static_cast<const uint8_t*>(src);
+  while (len > 0) {
+    uint8_t* page = TranslateCached(va, Access::kWrite, fault);
+    if (page == nullptr) return false;
+    uint64_t offset = va & kPageOffsetMask;
+    uint64_t n = std::min(len, kPageSize - offset);
+    std::memcpy(page + offset, in, n);
+    in += n;
+    va += n;
+    len -= n;
+  }
+  return true;
+}
+
+bool AddressSpace::ZeroGuest(GuestAddr va, uint64_t len, Fault* fault) {
+  while (len > 0) {
+    uint8_t* page = TranslateCached(va, Access::kWrite, fault);
+    if (page == nullptr) return false;
+    uint64_t offset = va & kPageOffsetMask;
+    uint64_t n = std::min(len, kPageSize - offset);
+    std::memset(page + offset, 0, n);
+    va += n;
+    len -= n;
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork() {
+  std::unique_ptr<AddressSpace> child(new AddressSpace(pool_, options_));
+  child->mmap_base_ = mmap_base_;
+  child->brk_base_ = brk_base_;
+  child->brk_ = brk_;
+  for (const auto& [start, vma] : vmas_.map()) {
+    child->vmas_.Insert(vma);
+    page_table_.ForEachPte(vma.start, vma.end, [&](GuestAddr va, Pte& pte) {
+      if (pte.present() && pte.pfn() != FramePool::kZeroPfn) {
+        PageDescriptor& d = pool_->Descriptor(pte.pfn());
+        d.refcount.fetch_add(1, std::memory_order_relaxed);
+        d.mapcount.fetch_add(1, std::memory_order_relaxed);
+        child->AddRss(1);
+        // Every shared private page becomes CoW in both (copy_present_pte),
+        // also in read-only vmas: a later mprotect(PROT_WRITE) must not make
+        // a shared frame writable.
+        pte = pte.Without(Pte::kWrite).With(Pte::kCow);
+      }
+      *child->page_table_.FindOrCreate(va) = pte;
+    });
+  }
+  // Our write entries now point at write-protected ptes.
+  tlb_.FlushAll();
+  return child;
+}
+
+MmuStats AddressSpace::GetStats() const {
+  MmuStats s;
+  s.faults = faults_;
+  s.tlb_hits = tlb_hits_;
+  s.tlb_misses = tlb_misses_;
+  s.tlb_flushes = tlb_.flushes();
+  s.tlb_entries = tlb_.size();
+  s.tlb_resizes = tlb_.resizes();
+  s.rss_pages = rss_pages_;
+  s.peak_rss_pages = peak_rss_pages_;
+  s.page_table_pages = page_table_.table_pages();
+  s.vmas = vmas_.size();
+  return s;
+}
+
+std::string AddressSpace::DumpMaps() const {
+  std::string out;
+  for (const auto& [start, v] : vmas_.map()) {
+    absl::StrAppendFormat(
+        &out, "%012x-%012x %c%c%c%c %08x %s\n", v.start, v.end,
+        (v.prot & kProtRead) ? 'r' : '-', (v.prot & kProtWrite) ? 'w' : '-',
+        (v.prot & kProtExec) ? 'x' : '-', 'p', v.file_offset, v.name);
+  }
+  return out;
+}
+
+Pte AddressSpace::PteForTest(GuestAddr va) const {
+  Pte* p = page_table_.Find(va);
+  return p == nullptr ? Pte() : *p;
+}
+
+void AddressSpace::SetSwapPteForTest(GuestAddr va, uint64_t swap_value) {
+  ZapRange(PageDown(va), PageDown(va) + kPageSize);
+  *page_table_.FindOrCreate(va) = Pte::SwapEntry(swap_value);
+}
+
+}  // namespace memmgr::mmu

@@ -1,0 +1,247 @@
+// AddressSpace: one guest's memory, Linux's mm_struct. It owns the vmas, the
+// radix page table and the soft TLB, references frames of a shared FramePool,
+// and resolves every guest load, store and instruction fetch:
+//
+//   Read/Write/Fetch<T>()  inline fast path: soft-TLB hit = compare + add
+//   ...Slow()              TLB miss: page-table walk, fault handling, refill
+//   Mmap/Munmap/...        the operations the syscall layer calls
+//
+// Faults are values: an access that cannot complete returns false and fills a
+// Fault (address, access, reason). Nothing a guest does (addresses, sizes,
+// protections) can make this class touch host memory outside the pool's
+// arena, throw, or abort.
+//
+// Host safety argument: a TLB entry's addend is computed from a pte's pfn,
+// ptes are only ever set to frames this address space got from its pool, a
+// fast-path hit is an aligned access inside one page (the tag compare folds
+// in the size's low bits), and the slow path splits page-crossing accesses.
+//
+// Thread-safety: not thread-safe. One sandbox = one AddressSpace, used by the
+// executor thread currently running that sandbox. Frames may be shared with
+// other address spaces (fork), which is why PageDescriptor counts are atomic.
+// The FramePool must outlive every AddressSpace that uses it.
+#ifndef MEMMGR_WORKER_MMU_ADDRESS_SPACE_H_
+#define MEMMGR_WORKER_MMU_ADDRESS_SPACE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "worker/mmu/frame_pool.h"
+#include "worker/mmu/mmu_stats.h"
+#include "worker/mmu/mmu_types.h"
+#include "worker/mmu/page_table.h"
+#include "worker/mmu/pte.h"
+#include "worker/mmu/soft_tlb.h"
+#include "worker/mmu/vma.h"
+
+namespace memmgr::mmu {
+
+// mmap flags this layer understands (the syscall layer translates MAP_*).
+enum MapFlag : uint32_t {
+  kMapFixed = 1u << 0,           // MAP_FIXED: replace whatever is there
+  kMapFixedNoReplace = 1u << 1,  // MAP_FIXED_NOREPLACE: EEXIST if occupied
+  kMapGrowsDown = 1u << 2,       // MAP_GROWSDOWN
+  kMapLocked = 1u << 3,          // MAP_LOCKED
+  kMapPopulate = 1u << 4,        // MAP_POPULATE: prefault now
+};
+
+// madvise advice values (Linux's MADV_*).
+enum Advice : int {
+  kMadvNormal = 0,
+  kMadvRandom = 1,
+  kMadvSequential = 2,
+  kMadvWillNeed = 3,
+  kMadvDontNeed = 4,
+  kMadvFree = 8,
+  kMadvHugePage = 14,
+  kMadvNoHugePage = 15,
+};
+
+// The errno a syscall returns for a Status from the operations below:
+// INVALID_ARGUMENT → EINVAL, RESOURCE_EXHAUSTED → ENOMEM, ALREADY_EXISTS →
+// EEXIST, PERMISSION_DENIED → EPERM, UNAVAILABLE → EAGAIN, OUT_OF_RANGE →
+// EFAULT; OK → 0.
+int ErrnoFromStatus(const absl::Status& status);
+
+class AddressSpace {
+ public:
+  struct Options {
+    GuestAddr va_limit = kMaxUserVa;    // exclusive top (TASK_SIZE)
+    GuestAddr mmap_min_addr = 0x10000;  // vm.mmap_min_addr
+    GuestAddr mmap_base = 0;            // top of the mmap area; 0 = derived
+    uint64_t max_vmas = 65530;          // vm.max_map_count
+    uint64_t limit_pages = 0;           // memcg-like frame limit; 0 = none
+    uint64_t stack_limit = 8 << 20;     // RLIMIT_STACK for grows-down vmas
+    uint32_t tlb_entries = 1024;        // initial size: power of two >= 256
+    uint32_t tlb_max_entries = 65536;   // grows up to this (power of two)
+  };
+
+  // INVALID_ARGUMENT for options out of range.
+  static absl::StatusOr<std::unique_ptr<AddressSpace>> Create(FramePool* pool,
+                                                              Options options);
+  // Drops every frame reference (munmap of everything).
+  ~AddressSpace();
+  AddressSpace(const AddressSpace&) = delete;
+  AddressSpace& operator=(const AddressSpace&) = delete;
+
+  // ---- Guest accesses (T: 1, 2, 4 or 8 bytes) ----
+  template <typename T>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Read(GuestAddr va, T* out, Fault* fault) {
+    static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
+    SoftTlb::Entry& e = tlb_.EntryFor(va);
+    if (ABSL_PREDICT_TRUE(SoftTlb::Tag(va, sizeof(T)) == e.read)) {
+      ++tlb_hits_;
+      std::memcpy(out, reinterpret_cast<const void*>(va + e.addend), sizeof(T));
+      return true;
+    }
+    return AccessSlow(va, out, sizeof(T), Access::kRead, fault);
+  }
+  template <typename T>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Write(GuestAddr va, T value, Fault* fault) {
+    static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
+    SoftTlb::Entry& e = tlb_.EntryFor(va);
+    if (ABSL_PREDICT_TRUE(SoftTlb::Tag(va, sizeof(T)) == e.write)) {
+      ++tlb_hits_;
+      std::memcpy(reinterpret_cast<void*>(va + e.addend), &value, sizeof(T));
+      return true;
+    }
+    return AccessSlow(va, &value, sizeof(T), Access::kWrite, fault);
+  }
+  template <typename T>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Fetch(GuestAddr va, T* out, Fault* fault) {
+    static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
+    SoftTlb::Entry& e = tlb_.EntryFor(va);
+    if (ABSL_PREDICT_TRUE(SoftTlb::Tag(va, sizeof(T)) == e.exec)) {
+      ++tlb_hits_;
+      std::memcpy(out, reinterpret_cast<const void*>(va + e.addend), sizeof(T));
+      return true;
+    }
+    return AccessSlow(va, out, sizeof(T), Access::kExec, fault);
+  }
+
+  // The host address of the page holding `va`, resolved for `access` (faults
+  // in as needed). For decode caches and bulk copies: valid until the next
+  // operation that may change this page's mapping (munmap, mprotect,
+  // madvise, a CoW break, fork). nullptr with *fault set on failure.
+  uint8_t* TranslatePage(GuestAddr va, Access access, Fault* fault);
+
+  // Bulk copies for loaders and syscalls, page by page through the MMU with
+  // the guest's permissions. On failure *fault names the first bad page;
+  // bytes before it may have been copied (like copy_to_user).
+  bool CopyFromGuest(GuestAddr va, void* dst, uint64_t len, Fault* fault);
+  bool CopyToGuest(GuestAddr va, const void* src, uint64_t len, Fault* fault);
+  bool ZeroGuest(GuestAddr va, uint64_t len, Fault* fault);
+
+  // ---- Memory operations (the mm syscalls; errors map with ErrnoFromStatus)
+  // ----
+
+  // Anonymous private mapping. `addr` is a hint unless kMapFixed*.
+  absl::StatusOr<GuestAddr> Mmap(GuestAddr addr, uint64_t length, uint32_t prot,
+                                 uint32_t flags, absl::string_view name = "");
+  // Private mapping of image bytes [file_offset, file_offset + file_bytes) at
+  // a fixed page-aligned `addr`; the rest of `length` reads as zero (bss).
+  // For the ELF loader. INVALID_ARGUMENT if the image range is out of bounds.
+  absl::StatusOr<GuestAddr> MapImage(GuestAddr addr, uint64_t length,
+                                     uint32_t prot,
+                                     std::shared_ptr<const GuestImage> image,
+                                     uint64_t file_offset, uint64_t file_bytes,
+                                     uint32_t flags = kMapFixedNoReplace);
+  absl::Status Munmap(GuestAddr addr, uint64_t length);
+  absl::Status Mprotect(GuestAddr addr, uint64_t length, uint32_t prot);
+  absl::Status Madvise(GuestAddr addr, uint64_t length, int advice);
+  absl::Status Mlock(GuestAddr addr, uint64_t length);
+  absl::Status Munlock(GuestAddr addr, uint64_t length);
+
+  // The program break. SetBrkBase is called once by the loader (end of the
+  // data segment, page aligned up); Brk follows brk(2): it returns the new
+  // break, or the current one when the request cannot be met.
+  absl::Status SetBrkBase(GuestAddr base);
+  GuestAddr Brk(GuestAddr new_brk);
+  GuestAddr brk() const { return brk_; }
+  GuestAddr brk_base() const { return brk_base_; }
+
+  // fork(): a child address space sharing every frame copy-on-write (ptes
+  // write-protected in both, refcounts up). Costs one pte copy per resident
+  // page; the snapshot issue replaces this with shared page-table nodes.
+  absl::StatusOr<std::unique_ptr<AddressSpace>> Fork();
+
+  // ---- Introspection ----
+  MmuStats GetStats() const;
+  const VmaSet& vmas() const { return vmas_; }
+  const Options& options() const { return options_; }
+  FramePool* pool() const { return pool_; }
+  // /proc/<pid>/maps-style listing.
+  std::string DumpMaps() const;
+
+  // Test hooks.
+  Pte PteForTest(GuestAddr va) const;
+  void SetSwapPteForTest(GuestAddr va, uint64_t swap_value);
+  const SoftTlb::Entry& TlbEntryForTest(GuestAddr va) {
+    return tlb_.EntryFor(va);
+  }
+  uint32_t TlbSizeForTest() const { return tlb_.size(); }
+
+ private:
+  AddressSpace(FramePool* pool, Options options);
+
+  // The slow path of every access: TLB miss, misaligned or page-crossing.
+  bool AccessSlow(GuestAddr va, void* data, uint64_t size, Access access,
+                  Fault* fault);
+  // TLB lookup for the page of `va` (any alignment), else Translate.
+  uint8_t* TranslateCached(GuestAddr va, Access access, Fault* fault);
+  // Page-table walk + fault handling + TLB refill. Returns the host page.
+  uint8_t* Translate(GuestAddr va, Access access, Fault* fault);
+  // Refills the TLB entry of `va` with every access `pte` allows now (see
+  // soft_tlb.h for the rules). Returns the host page.
+  uint8_t* FillTlb(GuestAddr va, Pte pte);
+  // Resolves a not-present pte (demand paging). Returns the new pte, or an
+  // empty one with *fault set.
+  Pte FaultInPage(const Vma& vma, GuestAddr va, Access access, Fault* fault);
+  // Write to a present, write-protected pte (zero page or CoW).
+  Pte BreakCow(const Vma& vma, GuestAddr va, Pte pte, Fault* fault);
+  // Extends a grows-down vma above `va` down to cover it, if allowed.
+  const Vma* MaybeGrowStack(GuestAddr va);
+  bool Fail(GuestAddr va, Access access, FaultReason reason, FaultClass c,
+            Fault* fault);
+  // A frame for a new private page, charged against limit_pages.
+  Pfn AllocPrivateFrame(GuestAddr va, Access access, bool zero, Fault* fault);
+  void CountFault(FaultClass c) { ++faults_[static_cast<int>(c)]; }
+  void AddRss(int64_t delta);
+
+  // Drops the ptes in [start, end): frames are put, tables freed, the TLB
+  // flushed (zap_page_range).
+  void ZapRange(GuestAddr start, GuestAddr end);
+  // Re-derives pte permissions in [start, end) from the vmas (mprotect).
+  void ChangePteProtection(GuestAddr start, GuestAddr end, uint32_t prot);
+  // Faults in every page of [start, end) (MAP_POPULATE, mlock).
+  absl::Status Populate(GuestAddr start, GuestAddr end);
+  // Validates an (addr, length) range argument; returns the page-aligned end.
+  absl::StatusOr<GuestAddr> CheckRange(GuestAddr addr, uint64_t length,
+                                       const char* op) const;
+  absl::Status CheckVmaBudget(int new_vmas, const char* op) const;
+
+  FramePool* const pool_;
+  const Options options_;
+  GuestAddr mmap_base_;
+  VmaSet vmas_;
+  PageTable page_table_;
+  SoftTlb tlb_;
+  GuestAddr brk_base_ = 0;
+  GuestAddr brk_ = 0;
+
+  uint64_t tlb_hits_ = 0;
+  uint64_t tlb_misses_ = 0;
+  std::array<uint64_t, kFaultClassCount> faults_{};
+  uint64_t rss_pages_ = 0;
+  uint64_t peak_rss_pages_ = 0;
+};
+
+}  // namespace memmgr::mmu
+
+#endif  // MEMMGR_WORKER_MMU_ADDRESS_SPACE_H_

@@ -1,0 +1,158 @@
+// FramePool: the node's memory. One host arena of `bytes` (mmap'ed
+// MAP_NORESERVE, optionally bound to a host NUMA node with libnuma), cut into
+// 4 KiB frames with a PageDescriptor each. Every guest page lives in a frame
+// of some pool, so the arena bounds what guest accesses can reach.
+//
+// Frame 0 is the shared zero page (PG_reserved, read-only at the host level
+// too: a bug that writes it faults in the host instead of corrupting every
+// zero-filled read).
+//
+// Free frames sit on per-thread caches in front of one shared free list, like
+// the kernel's per-cpu page lists (pcp) in front of the buddy allocator:
+// an executor thread allocates and frees without touching the shared lock
+// most of the time.
+//
+// Watermarks follow mm/page_alloc.c: min from min_free_kbytes'
+// sqrt(16 * pool_kB) rule, low = min + min/4, high = min + min/2. A normal
+// allocation that would leave fewer than `min` free frames fails (pressure):
+// the min reserve is for reclaim itself (AllocMode::kReserve, PF_MEMALLOC).
+//
+// Thread-safety: safe for concurrent use. Lock order: a cache shard's mu
+// before the pool's free_mu_ (refill/drain take shard then pool; nothing
+// takes them the other way round).
+#ifndef MEMMGR_WORKER_MMU_FRAME_POOL_H_
+#define MEMMGR_WORKER_MMU_FRAME_POOL_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "common/mutex.h"
+#include "worker/mmu/mmu_types.h"
+#include "worker/mmu/page_descriptor.h"
+
+namespace memmgr::mmu {
+
+struct Watermarks {
+  uint64_t min = 0;
+  uint64_t low = 0;
+  uint64_t high = 0;
+};
+
+// Computes min/low/high (in frames) for a pool of `frames` frames the way
+// the kernel derives them from min_free_kbytes. `min_override` > 0 wins.
+Watermarks ComputeWatermarks(uint64_t frames, uint64_t min_override = 0);
+
+class FramePool {
+ public:
+  struct Options {
+    uint64_t bytes = 64 << 20;          // rounded down to whole frames
+    int numa_node = -1;                 // host NUMA node to bind to; -1 = none
+    uint64_t min_free_frames = 0;       // 0 = computed (ComputeWatermarks)
+    bool transparent_hugepages = true;  // madvise(MADV_HUGEPAGE) the arena
+  };
+
+  // Pool-size limits: at least 64 frames (256 KiB), at most 2^32 frames.
+  static constexpr uint64_t kMinFrames = 64;
+
+  enum class AllocMode {
+    kNormal,   // fails when it would go below the min watermark
+    kReserve,  // may use the min reserve (reclaim's own allocations)
+  };
+
+  struct Stats {
+    uint64_t total_frames = 0;  // including the zero page
+    uint64_t free_frames = 0;
+    uint64_t used_frames = 0;  // allocated, excluding the zero page
+    uint64_t allocs = 0;
+    uint64_t frees = 0;
+    uint64_t alloc_pressure_failures = 0;  // refused below min
+    uint64_t alloc_empty_failures = 0;     // no frame at all
+    int numa_node = -1;  // node the arena is bound to, -1 = unbound
+  };
+
+  // Errors: INVALID_ARGUMENT for a size out of range or a NUMA node the host
+  // does not have; RESOURCE_EXHAUSTED when the host refuses the mapping. A
+  // NUMA node asked for on a host without NUMA support logs a warning and
+  // leaves the pool unbound (Stats::numa_node == -1).
+  static absl::StatusOr<std::unique_ptr<FramePool>> Create(
+      const Options& options);
+  ~FramePool();
+  FramePool(const FramePool&) = delete;
+  FramePool& operator=(const FramePool&) = delete;
+
+  // Allocates a frame with refcount 1, flags clear, contents unspecified.
+  // Returns kNoPfn on failure (see AllocMode).
+  Pfn Alloc(AllocMode mode = AllocMode::kNormal);
+  // Alloc + zero the contents.
+  Pfn AllocZeroed(AllocMode mode = AllocMode::kNormal);
+
+  // get_page / put_page: a reference from a pte, the swap cache, ...
+  // PutPage frees the frame when the last reference goes; the zero page is
+  // never freed.
+  void GetPage(Pfn pfn) {
+    descriptors_[pfn].refcount.fetch_add(1, std::memory_order_relaxed);
+  }
+  void PutPage(Pfn pfn);
+
+  uint8_t* FrameAddress(Pfn pfn) const {
+    return arena_ + (static_cast<uint64_t>(pfn) << kPageShift);
+  }
+  PageDescriptor& Descriptor(Pfn pfn) const { return descriptors_[pfn]; }
+  // True iff `host` points into the arena (for host-safety assertions).
+  bool Contains(const void* host, uint64_t len) const;
+
+  static constexpr Pfn kZeroPfn = 0;
+  uint64_t total_frames() const { return total_frames_; }
+  uint64_t free_frames() const {
+    return free_frames_.load(std::memory_order_relaxed);
+  }
+  const Watermarks& watermarks() const { return watermarks_; }
+  bool BelowMin() const { return free_frames() < watermarks_.min; }
+  bool BelowLow() const { return free_frames() < watermarks_.low; }
+  bool BelowHigh() const { return free_frames() < watermarks_.high; }
+  Stats GetStats() const;
+
+ private:
+  // One per-thread cache (a pcp list). Threads are spread over the shards
+  // round-robin on first use; with a few executor threads each has its own.
+  struct alignas(64) CacheShard {
+    Mutex mu;
+    uint32_t count ABSL_GUARDED_BY(mu) = 0;
+    std::array<Pfn, 96> frames ABSL_GUARDED_BY(mu);
+  };
+  static constexpr int kShards = 16;
+  static constexpr uint32_t kCacheHigh = 64;   // drain above this (pcp->high)
+  static constexpr uint32_t kCacheBatch = 32;  // refill/drain size (pcp->batch)
+
+  FramePool(uint8_t* arena, uint64_t frames, int numa_node, Watermarks wm);
+  CacheShard& MyShard();
+  Pfn AllocFromShards();
+  void FreeFrame(Pfn pfn);
+  // Moves every shard's frames back to the shared list (drain_all_pages).
+  void DrainAllShards();
+
+  uint8_t* const arena_;
+  const uint64_t total_frames_;
+  const int numa_node_;
+  const Watermarks watermarks_;
+  std::unique_ptr<PageDescriptor[]> descriptors_;
+  std::array<CacheShard, kShards> shards_;
+
+  Mutex free_mu_;
+  std::vector<Pfn> free_list_ ABSL_GUARDED_BY(free_mu_);
+
+  std::atomic<uint64_t> free_frames_{0};
+  std::atomic<uint64_t> allocs_{0};
+  std::atomic<uint64_t> frees_{0};
+  std::atomic<uint64_t> pressure_failures_{0};
+  std::atomic<uint64_t> empty_failures_{0};
+};
+
+}  // namespace memmgr::mmu
+
+#endif  // MEMMGR_WORKER_MMU_FRAME_POOL_H_
