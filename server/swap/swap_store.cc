@@ -178,9 +178,11 @@ absl::Status SwapStore::Rebuild() {
           DeleteSlotRecords(slot, &orphans);
           return absl::OkStatus();
         }
+        // Format 1 has no runs: each slot is a run of its own.
         MEMMGR_RETURN_IF_ERROR(swap_map_.RestoreLive(
             slot,
-            SwapMap::Slot{meta->generation, owner->number, meta->refcount}));
+            SwapMap::Slot{meta->generation, owner->number, meta->refcount},
+            SwapMap::RunPos{0, 1}));
         ++owner->slots;
         return absl::OkStatus();
       }));
