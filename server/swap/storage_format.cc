@@ -90,11 +90,6 @@ std::string RunKey(uint64_t first_generation) {
   return NumberKey(kRunMetaPrefix, first_generation);
 }
 
-void DeleteSlotRecords(uint64_t slot, StorageBatch* batch) {
-  batch->Delete(NumberKey(kSlotMetaPrefix, slot));
-  batch->Delete(NumberKey(kPageDataPrefix, slot));
-}
-
 void DeleteRunRecords(const RunMeta& run, StorageBatch* batch) {
   for (uint32_t i = 0; i < run.length(); ++i) {
     if (run.counts[i] != 0) {

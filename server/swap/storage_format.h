@@ -8,12 +8,12 @@
 //   "m/next_lease"      -> u64: lease numbers below this were issued
 //   "l" + be64(lease)   -> LeaseRecord protobuf
 //                          (server/lease/lease_record.proto)
-//   "s" + be64(slot)    -> SlotMeta: the swap_map entry (generation, owner,
-//                          refcount); scanned on restart to rebuild the map
+//   "r" + be64(gen)     -> RunMeta: the swap_map entries of one run of
+//                          neighbouring slots a SwapOut allocated, keyed by
+//                          the run's first generation (never reissued);
+//                          scanned on restart to rebuild the map
 //   "d" + be64(slot)    -> PageRecord: codec, crc32c, generation, payload
-//   "r" + be64(gen)     -> RunMeta (format 2, not written yet): the swap_map
-//                          entries of one run of neighbouring slots a
-//                          SwapOut allocated, keyed by its first generation
+//   "s" + be64(slot)    -> format 1 only: SlotMeta per slot
 //
 // Pure functions; thread-safe.
 #ifndef MEMMGR_SERVER_SWAP_STORAGE_FORMAT_H_
@@ -28,7 +28,7 @@
 
 namespace memmgr {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 inline constexpr absl::string_view kFormatKey = "m/format";
 inline constexpr absl::string_view kGenerationKey = "m/generation";
@@ -43,10 +43,6 @@ inline constexpr char kRunMetaPrefix = 'r';
 inline constexpr uint32_t kMaxRunSlots = 4096;
 
 class StorageBatch;
-
-// Adds the deletes of both records of `slot` ("s" meta and "d" page) to
-// *batch: the two are always written and deleted in the same batch.
-void DeleteSlotRecords(uint64_t slot, StorageBatch* batch);
 
 // A one-byte prefix followed by a big-endian u64.
 std::string NumberKey(char prefix, uint64_t number);
