@@ -54,7 +54,7 @@ absl::StatusOr<uint64_t> DecodeU64(absl::string_view value) {
   return GetLE64(value.data());
 }
 
-std::string EncodeSlotMeta(const SlotMeta& meta) {
+std::string EncodeSlotMetaV1ForTest(const SlotMetaV1& meta) {
   std::string s(kSlotMetaSize, '\0');
   s[0] = static_cast<char>(kSlotMetaVersion);
   PutLE64(s.data() + 1, meta.generation);
@@ -63,18 +63,18 @@ std::string EncodeSlotMeta(const SlotMeta& meta) {
   return s;
 }
 
-absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value) {
+absl::StatusOr<SlotMetaV1> DecodeSlotMetaV1(absl::string_view value) {
   if (value.size() != kSlotMetaSize ||
       static_cast<uint8_t>(value[0]) != kSlotMetaVersion) {
-    return absl::DataLossError(
-        absl::StrCat("malformed slot meta record (", value.size(), " bytes)"));
+    return absl::DataLossError(absl::StrCat("malformed format-1 slot record (",
+                                            value.size(), " bytes)"));
   }
-  SlotMeta meta;
+  SlotMetaV1 meta;
   meta.generation = GetLE64(value.data() + 1);
   meta.owner = GetLE64(value.data() + 9);
   meta.refcount = GetLE32(value.data() + 17);
   if (meta.refcount == 0) {
-    return absl::DataLossError("slot meta record with refcount 0");
+    return absl::DataLossError("format-1 slot record with refcount 0");
   }
   return meta;
 }

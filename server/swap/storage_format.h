@@ -13,7 +13,8 @@
 //                          the run's first generation (never reissued);
 //                          scanned on restart to rebuild the map
 //   "d" + be64(slot)    -> PageRecord: codec, crc32c, generation, payload
-//   "s" + be64(slot)    -> format 1 only: SlotMeta per slot
+//   "s" + be64(slot)    -> format 1 only: SlotMetaV1 per slot; converted to
+//                          one-slot runs when a format-1 directory is opened
 //
 // Pure functions; thread-safe.
 #ifndef MEMMGR_SERVER_SWAP_STORAGE_FORMAT_H_
@@ -29,14 +30,17 @@
 namespace memmgr {
 
 inline constexpr uint32_t kFormatVersion = 2;
+// The only older format; opening it converts it (SwapStore::Open).
+inline constexpr uint32_t kFormatVersionV1 = 1;
 
 inline constexpr absl::string_view kFormatKey = "m/format";
 inline constexpr absl::string_view kGenerationKey = "m/generation";
 inline constexpr absl::string_view kNextLeaseKey = "m/next_lease";
 inline constexpr char kLeasePrefix = 'l';
-inline constexpr char kSlotMetaPrefix = 's';
 inline constexpr char kPageDataPrefix = 'd';
 inline constexpr char kRunMetaPrefix = 'r';
+// Format 1's per-slot metadata records, read only to convert them.
+inline constexpr char kSlotMetaV1Prefix = 's';
 
 // The most slots one run record describes: a run is part of one SwapOut
 // batch, and batches are at most 4096 pages (SwapStoreOptions).
@@ -52,14 +56,17 @@ bool ParseNumberKey(absl::string_view key, char prefix, uint64_t* number);
 std::string EncodeU64(uint64_t v);
 absl::StatusOr<uint64_t> DecodeU64(absl::string_view value);
 
-// The persistent part of a swap_map entry.
-struct SlotMeta {
+// Format 1's persistent part of a swap_map entry (21 bytes: u8 version 1,
+// u64 generation, u64 owner, u32 refcount >= 1).
+struct SlotMetaV1 {
   uint64_t generation = 0;
   uint64_t owner = 0;     // lease number
   uint32_t refcount = 0;  // swap_map count: sharers of the slot
 };
-std::string EncodeSlotMeta(const SlotMeta& meta);
-absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value);
+absl::StatusOr<SlotMetaV1> DecodeSlotMetaV1(absl::string_view value);
+// Format 1's encoder, for tests that write a format-1 directory; the server
+// never writes format 1.
+std::string EncodeSlotMetaV1ForTest(const SlotMetaV1& meta);
 
 // The persistent part of the swap_map entries of one run: `length`
 // neighbouring slots first_slot, first_slot+1, ... that one SwapOut batch

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -113,10 +114,11 @@ absl::Status SwapStore::Rebuild() {
   }
   absl::StatusOr<uint64_t> version = DecodeU64(**format);
   if (!version.ok()) return version.status();
-  if (*version != kFormatVersion) {
+  if (*version != kFormatVersion && *version != kFormatVersionV1) {
     return absl::FailedPreconditionError(
         absl::StrCat("data directory has swap store format ", *version,
-                     "; this server reads format ", kFormatVersion));
+                     "; this server reads format ", kFormatVersion,
+                     " (and converts format ", kFormatVersionV1, ")"));
   }
   for (auto [key, target] : {std::pair{kGenerationKey, &next_generation_},
                              std::pair{kNextLeaseKey, &next_lease_}}) {
@@ -130,6 +132,18 @@ absl::Status SwapStore::Rebuild() {
     *target = *n;
   }
   generation_reserved_ = next_generation_;
+  if (*version == kFormatVersionV1) {
+    // Marked format 2 before the first record is converted: a crash midway
+    // leaves a format-2 directory with some 's' records, which the next
+    // start finishes converting below, and which a format-1 server refuses
+    // rather than reading the half it still understands.
+    MEMMGR_LOG(INFO) << "converting the data directory from format "
+                     << kFormatVersionV1 << " to " << kFormatVersion;
+    StorageBatch mark;
+    mark.Put(std::string(kFormatKey), EncodeU64(kFormatVersion));
+    MEMMGR_RETURN_IF_ERROR(storage_->Write(mark, /*sync=*/true));
+  }
+  MEMMGR_RETURN_IF_ERROR(ConvertV1SlotRecords());
 
   const absl::Time deadline = options_.clock->Now() + options_.lease_ttl;
   MEMMGR_RETURN_IF_ERROR(storage_->Scan(
@@ -205,6 +219,69 @@ absl::Status SwapStore::Rebuild() {
   MEMMGR_LOG(INFO) << "swap store rebuilt: " << swap_map_.used()
                    << " slots used of " << swap_map_.capacity() << ", "
                    << leases_.size() << " leases";
+  return absl::OkStatus();
+}
+
+absl::Status SwapStore::ConvertV1SlotRecords() {
+  // Records per batch: each batch is atomic, so any crash leaves every
+  // format-1 record either converted or not.
+  constexpr size_t kChunk = 1024;
+  StorageBatch batch;
+  size_t in_batch = 0;
+  uint64_t converted = 0;
+  uint64_t orphans = 0;
+  absl::flat_hash_set<uint64_t> generations;  // run keys must be unique
+  // The scan reads a view from before its start; it does not see the
+  // conversion's own writes.
+  absl::Status scanned = storage_->Scan(
+      std::string(1, kSlotMetaV1Prefix),
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        uint64_t slot;
+        if (!ParseNumberKey(key, kSlotMetaV1Prefix, &slot)) {
+          return absl::DataLossError("malformed format-1 slot key");
+        }
+        absl::StatusOr<SlotMetaV1> meta = DecodeSlotMetaV1(value);
+        if (!meta.ok()) {
+          return Annotate(meta.status(), absl::StrCat("slot ", slot, ": "));
+        }
+        batch.Delete(std::string(key));
+        if (meta->owner > std::numeric_limits<uint32_t>::max()) {
+          // No lease has such a number: an orphan, as format 1 read it.
+          batch.Delete(NumberKey(kPageDataPrefix, slot));
+          ++orphans;
+        } else {
+          if (!generations.insert(meta->generation).second) {
+            return absl::DataLossError(absl::StrCat("format-1 slot ", slot,
+                                                    " repeats generation ",
+                                                    meta->generation));
+          }
+          RunMeta run;
+          run.owner = static_cast<uint32_t>(meta->owner);
+          run.first_slot = slot;
+          run.first_generation = meta->generation;
+          run.counts = {meta->refcount};
+          batch.Put(RunKey(run.first_generation), EncodeRunMeta(run));
+        }
+        if (++in_batch == kChunk) {
+          MEMMGR_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/false));
+          converted += in_batch;
+          batch = StorageBatch();
+          in_batch = 0;
+        }
+        return absl::OkStatus();
+      });
+  MEMMGR_RETURN_IF_ERROR(
+      Annotate(scanned, "converting format-1 slot records: "));
+  if (in_batch == 0 && converted == 0) return absl::OkStatus();
+  // The last batch (never empty: it restates the format marker) is fsynced,
+  // which makes the whole conversion durable.
+  batch.Put(std::string(kFormatKey), EncodeU64(kFormatVersion));
+  MEMMGR_RETURN_IF_ERROR(Annotate(storage_->Write(batch, /*sync=*/true),
+                                  "converting format-1 slot records: "));
+  converted += in_batch;
+  MEMMGR_LOG(INFO) << "converted " << converted - orphans
+                   << " format-1 slot records to one-slot runs (" << orphans
+                   << " orphans deleted)";
   return absl::OkStatus();
 }
 

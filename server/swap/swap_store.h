@@ -95,8 +95,9 @@ class SwapStore {
  public:
   // Opens the store on `storage`, rebuilding swap_map, generations and leases
   // from it. Restored leases get a fresh TTL from now, so workers can
-  // reconnect and keep their slots. Fails with a clear status when the data
-  // has another format version or holds slots beyond capacity_pages.
+  // reconnect and keep their slots. Converts a format-1 directory to format
+  // 2 first (docs/rocksdb-schema.md). Fails with a clear status when the
+  // data has another format version or holds slots beyond capacity_pages.
   static absl::StatusOr<std::unique_ptr<SwapStore>> Open(
       SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
   ~SwapStore();
@@ -139,6 +140,9 @@ class SwapStore {
   SwapStore(SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
 
   absl::Status Rebuild();
+  // Converts every format-1 "s" record to a one-slot run record, deleting
+  // it in the same batch; a no-op when there are none (format 2).
+  absl::Status ConvertV1SlotRecords();
   absl::Status ValidateBatchSize(size_t n, absl::string_view what) const;
   // Makes sure generations [next_generation_, next_generation_ + n) are
   // covered by the durable reservation.

@@ -17,16 +17,21 @@ TEST(StorageFormatTest, NumberKeysSortNumerically) {
   EXPECT_FALSE(ParseNumberKey("s123", 's', &n));
 }
 
-TEST(StorageFormatTest, SlotMetaRoundTripsAndRejectsGarbage) {
-  SlotMeta m{42, 7, 3};
-  absl::StatusOr<SlotMeta> back = DecodeSlotMeta(EncodeSlotMeta(m));
+TEST(StorageFormatTest, V1SlotMetaRoundTripsAndRejectsGarbage) {
+  SlotMetaV1 m{42, 7, 3};
+  const std::string v = EncodeSlotMetaV1ForTest(m);
+  ASSERT_EQ(v.size(), 21u);  // the format-1 layout
+  EXPECT_EQ(v[0], 1);
+  absl::StatusOr<SlotMetaV1> back = DecodeSlotMetaV1(v);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->generation, 42u);
   EXPECT_EQ(back->owner, 7u);
   EXPECT_EQ(back->refcount, 3u);
-  EXPECT_EQ(DecodeSlotMeta("short").status().code(),
+  EXPECT_EQ(DecodeSlotMetaV1("short").status().code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(DecodeSlotMeta(EncodeSlotMeta(SlotMeta{1, 1, 0})).status().code(),
+  EXPECT_EQ(DecodeSlotMetaV1(EncodeSlotMetaV1ForTest(SlotMetaV1{1, 1, 0}))
+                .status()
+                .code(),
             absl::StatusCode::kDataLoss);
 }
 
