@@ -8,9 +8,12 @@
 // Modes (rows):
 //   rocksdb           raw DB, RocksDbSlotStorage's options, one 9-byte key
 //                     per 4096-byte page: the baseline ("vs raw" = 1.00)
-//   rocksdb-2key[-grp] raw DB with the store's on-disk shape (page record +
-//                     slot meta per page), interleaved as SwapOut writes it
-//                     today, and grouped (diagnostic; swap-out only)
+//   rocksdb-2key[-grp] raw DB with format 1's on-disk shape (page record +
+//                     21-byte slot meta per page), interleaved d,s,d,s and
+//                     grouped d..d,s..s (diagnostic; swap-out only)
+//   rocksdb-run       raw DB with format 2's shape as SwapOut writes it: a
+//                     page record per page, then one run record per batch
+//                     (diagnostic; swap-out only)
 //   store             SwapStore on RocksDbSlotStorage, in-process
 //   grpc              ServerRunner on 127.0.0.1:0 + memmgr::Client (unary),
 //                     1..N calls in flight on one channel; plus "rtt": unary
@@ -95,10 +98,11 @@ ABSL_FLAG(std::string, inflight, "1,2,4",
           "and in-process store rows run with 1 and with the largest value");
 ABSL_FLAG(int, stream_depth, 4,
           "batches in flight on one StreamSwapOut stream (0: no stream rows)");
-ABSL_FLAG(std::string, modes, "rocksdb,rocksdb-2key,store,grpc,grpc-stream",
+ABSL_FLAG(std::string, modes,
+          "rocksdb,rocksdb-2key,rocksdb-run,store,grpc,grpc-stream",
           "which rows to run (for profiling one path; ratios need rocksdb). "
-          "rocksdb-2key: raw puts in the store's key layout, interleaved and "
-          "grouped (diagnostic)");
+          "rocksdb-2key: raw puts in format 1's key layout, interleaved and "
+          "grouped; rocksdb-run: raw puts in format 2's layout (diagnostic)");
 ABSL_FLAG(std::string, tmpdir, "",
           "where to create the temporary databases (default $TMPDIR or /tmp)");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the page contents");
@@ -355,12 +359,16 @@ struct Context {
 enum class RawLayout {
   // One put per page: 'd' + be64(n) -> the 4096-byte page. The baseline.
   kPage,
-  // The store's shape (diagnostic): a 'd' key with a 20-byte header + page
-  // and an 's' key with a 21-byte slot meta, interleaved d,s,d,s,... as
-  // SwapStore::SwapOut builds its batch today.
+  // Format 1's shape (diagnostic): a 'd' key with a 20-byte header + page
+  // and an 's' key with a 21-byte slot meta, interleaved d,s,d,s,...
   kStoreInterleaved,
-  // The same puts, all 'd' first then all 's' (same atomic batch).
+  // The same puts, all 'd' first then all 's' (same atomic batch), as the
+  // format-1 SwapStore::SwapOut built its batch.
   kStoreGrouped,
+  // Format 2's shape, as SwapStore::SwapOut builds its batch: all 'd' keys
+  // (20-byte header + page), then one 'r' key with the run record of a
+  // batch of neighbouring slots (25 + batch/8 + 4 bytes).
+  kRun,
 };
 
 absl::string_view LayoutMode(RawLayout layout) {
@@ -371,6 +379,8 @@ absl::string_view LayoutMode(RawLayout layout) {
       return "rocksdb-2key";
     case RawLayout::kStoreGrouped:
       return "rocksdb-2key-grp";
+    case RawLayout::kRun:
+      return "rocksdb-run";
   }
   return "?";
 }
@@ -417,7 +427,15 @@ absl::Status RawRows(Context& ctx, uint32_t batch, int inflight,
             wb.Put(rocksdb::Slice(key, sizeof(key)),
                    rocksdb::Slice(kMeta, sizeof(kMeta)));
           };
-          if (layout == RawLayout::kStoreInterleaved) {
+          if (layout == RawLayout::kRun) {
+            for (uint32_t i = 0; i < batch; ++i) put_page(i);
+            // Same size as the store's record for a fresh run of `batch`.
+            static constexpr char kRun[25 + 256 / 8 + 4] = {1};
+            RawKey(b * batch, key);
+            key[0] = 'r';
+            wb.Put(rocksdb::Slice(key, sizeof(key)),
+                   rocksdb::Slice(kRun, 25 + (batch + 7) / 8 + 4));
+          } else if (layout == RawLayout::kStoreInterleaved) {
             for (uint32_t i = 0; i < batch; ++i) {
               put_page(i);
               put_meta(i);
@@ -853,9 +871,10 @@ int ModeOrder(const std::string& mode) {
   if (mode == "rocksdb") return 0;
   if (mode == "rocksdb-2key") return 1;
   if (mode == "rocksdb-2key-grp") return 2;
-  if (mode == "store") return 3;
-  if (mode == "grpc") return 4;
-  return 5;
+  if (mode == "rocksdb-run") return 3;
+  if (mode == "store") return 4;
+  if (mode == "grpc") return 5;
+  return 6;
 }
 
 int OpOrder(const std::string& op) {
@@ -1008,8 +1027,8 @@ int Main(int argc, char** argv) {
   std::set<std::string> modes;
   for (absl::string_view m :
        absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty())) {
-    if (m != "rocksdb" && m != "rocksdb-2key" && m != "store" && m != "grpc" &&
-        m != "grpc-stream") {
+    if (m != "rocksdb" && m != "rocksdb-2key" && m != "rocksdb-run" &&
+        m != "store" && m != "grpc" && m != "grpc-stream") {
       std::cerr << "swap_store_bench: --modes: unknown mode '" << m << "'\n";
       return 2;
     }
@@ -1017,6 +1036,7 @@ int Main(int argc, char** argv) {
   }
   const bool raw = modes.count("rocksdb") > 0;
   const bool raw2 = modes.count("rocksdb-2key") > 0;
+  const bool raw_run = modes.count("rocksdb-run") > 0;
   const bool store = modes.count("store") > 0;
   const bool grpc = modes.count("grpc") > 0;
   if (modes.count("grpc-stream") == 0) stream_depth = 0;
@@ -1058,6 +1078,7 @@ int Main(int argc, char** argv) {
     }
     if (s.ok() && raw2)
       s = RawRows(ctx, batch, 1, false, RawLayout::kStoreGrouped);
+    if (s.ok() && raw_run) s = RawRows(ctx, batch, 1, false, RawLayout::kRun);
     if (s.ok() && store) s = StoreRows(ctx, batch, 1, /*with_reads=*/true);
     if (s.ok() && grpc) s = GrpcRows(ctx, batch, 1, /*with_reads=*/true);
     if (s.ok() && raw && max_inflight > 1) {

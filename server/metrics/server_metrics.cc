@@ -54,6 +54,10 @@ class StoreCollector final : public prometheus::Collectable {
         Single("memmgr_lease_expiries_total",
                "Leases that expired for missed heartbeats.",
                MetricType::Counter, s.leases_expired),
+        Single("memmgr_swap_meta_fenced",
+               "1 after a FreeSlots/DupSlots storage write failed: those are "
+               "refused until the server restarts.",
+               MetricType::Gauge, s.meta_fenced ? 1 : 0),
         Single("memmgr_rocksdb_sst_bytes", "Bytes of RocksDB SST files.",
                MetricType::Gauge, s.storage.sst_bytes),
         Single("memmgr_rocksdb_live_data_bytes",

@@ -73,7 +73,9 @@ class SlotStorage {
       const std::vector<std::string>& keys) = 0;
 
   // Calls fn(key, value) for every key starting with `prefix`, in key order;
-  // stops early (and returns that status) when fn returns non-OK.
+  // stops early (and returns that status) when fn returns non-OK. The scan
+  // reads a consistent view taken when it starts: fn may Write to this
+  // storage, and the scan does not see those writes.
   virtual absl::Status Scan(
       absl::string_view prefix,
       const std::function<absl::Status(absl::string_view key,

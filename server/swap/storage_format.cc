@@ -1,6 +1,7 @@
 #include "server/swap/storage_format.h"
 
 #include <cstring>
+#include <limits>
 
 #include "absl/base/internal/endian.h"
 #include "absl/status/status.h"
@@ -20,12 +21,11 @@ uint64_t GetLE64(const char* p) { return absl::little_endian::Load64(p); }
 constexpr size_t kSlotMetaSize = 1 + 8 + 8 + 4;
 constexpr uint8_t kSlotMetaVersion = 1;
 
-}  // namespace
+constexpr uint8_t kRunMetaVersion = 1;
+// version, owner, first_slot, first_generation, length
+constexpr size_t kRunMetaHeaderSize = 1 + 4 + 8 + 8 + 4;
 
-void DeleteSlotRecords(uint64_t slot, StorageBatch* batch) {
-  batch->Delete(NumberKey(kSlotMetaPrefix, slot));
-  batch->Delete(NumberKey(kPageDataPrefix, slot));
-}
+}  // namespace
 
 std::string NumberKey(char prefix, uint64_t number) {
   std::string key(9, '\0');
@@ -54,7 +54,7 @@ absl::StatusOr<uint64_t> DecodeU64(absl::string_view value) {
   return GetLE64(value.data());
 }
 
-std::string EncodeSlotMeta(const SlotMeta& meta) {
+std::string EncodeSlotMetaV1ForTest(const SlotMetaV1& meta) {
   std::string s(kSlotMetaSize, '\0');
   s[0] = static_cast<char>(kSlotMetaVersion);
   PutLE64(s.data() + 1, meta.generation);
@@ -63,20 +63,128 @@ std::string EncodeSlotMeta(const SlotMeta& meta) {
   return s;
 }
 
-absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value) {
+absl::StatusOr<SlotMetaV1> DecodeSlotMetaV1(absl::string_view value) {
   if (value.size() != kSlotMetaSize ||
       static_cast<uint8_t>(value[0]) != kSlotMetaVersion) {
-    return absl::DataLossError(
-        absl::StrCat("malformed slot meta record (", value.size(), " bytes)"));
+    return absl::DataLossError(absl::StrCat("malformed format-1 slot record (",
+                                            value.size(), " bytes)"));
   }
-  SlotMeta meta;
+  SlotMetaV1 meta;
   meta.generation = GetLE64(value.data() + 1);
   meta.owner = GetLE64(value.data() + 9);
   meta.refcount = GetLE32(value.data() + 17);
   if (meta.refcount == 0) {
-    return absl::DataLossError("slot meta record with refcount 0");
+    return absl::DataLossError("format-1 slot record with refcount 0");
   }
   return meta;
+}
+
+bool RunMeta::any_live() const {
+  for (uint32_t c : counts) {
+    if (c != 0) return true;
+  }
+  return false;
+}
+
+std::string RunKey(uint64_t first_generation) {
+  return NumberKey(kRunMetaPrefix, first_generation);
+}
+
+void DeleteRunRecords(const RunMeta& run, StorageBatch* batch) {
+  for (uint32_t i = 0; i < run.length(); ++i) {
+    if (run.counts[i] != 0) {
+      batch->Delete(NumberKey(kPageDataPrefix, run.first_slot + i));
+    }
+  }
+  batch->Delete(RunKey(run.first_generation));
+}
+
+std::string EncodeRunMeta(const RunMeta& run) {
+  const uint32_t length = run.length();
+  const size_t bitmap_size = (length + 7) / 8;
+  uint32_t exceptions = 0;
+  for (uint32_t c : run.counts) exceptions += (c > 1);
+  std::string s(kRunMetaHeaderSize + bitmap_size + 4 + 8 * exceptions, '\0');
+  char* p = s.data();
+  p[0] = static_cast<char>(kRunMetaVersion);
+  PutLE32(p + 1, run.owner);
+  PutLE64(p + 5, run.first_slot);
+  PutLE64(p + 13, run.first_generation);
+  PutLE32(p + 21, length);
+  char* bitmap = p + kRunMetaHeaderSize;
+  for (uint32_t i = 0; i < length; ++i) {
+    if (run.counts[i] != 0) bitmap[i / 8] |= static_cast<char>(1 << (i % 8));
+  }
+  char* q = bitmap + bitmap_size;
+  PutLE32(q, exceptions);
+  q += 4;
+  for (uint32_t i = 0; i < length; ++i) {
+    if (run.counts[i] > 1) {
+      PutLE32(q, i);
+      PutLE32(q + 4, run.counts[i]);
+      q += 8;
+    }
+  }
+  return s;
+}
+
+absl::StatusOr<RunMeta> DecodeRunMeta(absl::string_view value) {
+  auto malformed = [&](absl::string_view why) {
+    return absl::DataLossError(
+        absl::StrCat("malformed run record (", value.size(), " bytes): ", why));
+  };
+  if (value.size() < kRunMetaHeaderSize + 4) return malformed("too short");
+  const char* p = value.data();
+  if (static_cast<uint8_t>(p[0]) != kRunMetaVersion) {
+    return malformed(absl::StrCat("version ", static_cast<uint8_t>(p[0])));
+  }
+  RunMeta run;
+  run.owner = GetLE32(p + 1);
+  run.first_slot = GetLE64(p + 5);
+  run.first_generation = GetLE64(p + 13);
+  const uint32_t length = GetLE32(p + 21);
+  if (length == 0 || length > kMaxRunSlots) {
+    return malformed(absl::StrCat("length ", length));
+  }
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  if (run.first_slot > kMax - length || run.first_generation > kMax - length) {
+    return malformed("slot or generation range overflows");
+  }
+  const size_t bitmap_size = (length + 7) / 8;
+  if (value.size() < kRunMetaHeaderSize + bitmap_size + 4) {
+    return malformed("truncated bitmap");
+  }
+  const char* bitmap = p + kRunMetaHeaderSize;
+  run.counts.assign(length, 0);
+  for (uint32_t i = 0; i < bitmap_size * 8; ++i) {
+    const bool live = (static_cast<uint8_t>(bitmap[i / 8]) >> (i % 8)) & 1;
+    if (!live) continue;
+    if (i >= length) return malformed("bits set past the run length");
+    run.counts[i] = 1;
+  }
+  const char* q = bitmap + bitmap_size;
+  const uint32_t exceptions = GetLE32(q);
+  q += 4;
+  if (value.size() !=
+      kRunMetaHeaderSize + bitmap_size + 4 + uint64_t{8} * exceptions) {
+    return malformed(absl::StrCat(exceptions, " count exceptions"));
+  }
+  int64_t previous = -1;
+  for (uint32_t e = 0; e < exceptions; ++e, q += 8) {
+    const uint32_t index = GetLE32(q);
+    const uint32_t count = GetLE32(q + 4);
+    if (static_cast<int64_t>(index) <= previous || index >= length) {
+      return malformed("count exceptions out of order or range");
+    }
+    if (run.counts[index] == 0 || count < 2) {
+      return malformed(absl::StrCat("count ", count, " for slot index ", index,
+                                    run.counts[index] == 0 ? " (dead)" : ""));
+    }
+    run.counts[index] = count;
+    previous = index;
+  }
+  if (!run.any_live()) return malformed("no live slot");
+  return run;
 }
 
 std::string EncodePageRecordHeader(absl::string_view page,

@@ -2,15 +2,19 @@
 // the user-facing description; keep both in step). All integers are
 // little-endian in values and big-endian in keys (so keys sort by number).
 //
-//   "m/format"          -> u32 format version (kFormatVersion)
+//   "m/format"          -> u64 format version (kFormatVersion)
 //   "m/generation"      -> u64: every generation below this was (maybe)
 //                          issued; the next start issues from here
 //   "m/next_lease"      -> u64: lease numbers below this were issued
 //   "l" + be64(lease)   -> LeaseRecord protobuf
-//   (server/lease/lease_record.proto) "s" + be64(slot)    -> SlotMeta: the
-//   swap_map entry (generation, owner,
-//                          refcount); scanned on restart to rebuild the map
+//                          (server/lease/lease_record.proto)
+//   "r" + be64(gen)     -> RunMeta: the swap_map entries of one run of
+//                          neighbouring slots a SwapOut allocated, keyed by
+//                          the run's first generation (never reissued);
+//                          scanned on restart to rebuild the map
 //   "d" + be64(slot)    -> PageRecord: codec, crc32c, generation, payload
+//   "s" + be64(slot)    -> format 1 only: SlotMetaV1 per slot; converted to
+//                          one-slot runs when a format-1 directory is opened
 //
 // Pure functions; thread-safe.
 #ifndef MEMMGR_SERVER_SWAP_STORAGE_FORMAT_H_
@@ -18,26 +22,31 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace memmgr {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
+// The only older format; opening it converts it (SwapStore::Open).
+inline constexpr uint32_t kFormatVersionV1 = 1;
 
 inline constexpr absl::string_view kFormatKey = "m/format";
 inline constexpr absl::string_view kGenerationKey = "m/generation";
 inline constexpr absl::string_view kNextLeaseKey = "m/next_lease";
 inline constexpr char kLeasePrefix = 'l';
-inline constexpr char kSlotMetaPrefix = 's';
 inline constexpr char kPageDataPrefix = 'd';
+inline constexpr char kRunMetaPrefix = 'r';
+// Format 1's per-slot metadata records, read only to convert them.
+inline constexpr char kSlotMetaV1Prefix = 's';
+
+// The most slots one run record describes: a run is part of one SwapOut
+// batch, and batches are at most 4096 pages (SwapStoreOptions).
+inline constexpr uint32_t kMaxRunSlots = 4096;
 
 class StorageBatch;
-
-// Adds the deletes of both records of `slot` ("s" meta and "d" page) to
-// *batch: the two are always written and deleted in the same batch.
-void DeleteSlotRecords(uint64_t slot, StorageBatch* batch);
 
 // A one-byte prefix followed by a big-endian u64.
 std::string NumberKey(char prefix, uint64_t number);
@@ -47,14 +56,51 @@ bool ParseNumberKey(absl::string_view key, char prefix, uint64_t* number);
 std::string EncodeU64(uint64_t v);
 absl::StatusOr<uint64_t> DecodeU64(absl::string_view value);
 
-// The persistent part of a swap_map entry.
-struct SlotMeta {
+// Format 1's persistent part of a swap_map entry (21 bytes: u8 version 1,
+// u64 generation, u64 owner, u32 refcount >= 1).
+struct SlotMetaV1 {
   uint64_t generation = 0;
   uint64_t owner = 0;     // lease number
   uint32_t refcount = 0;  // swap_map count: sharers of the slot
 };
-std::string EncodeSlotMeta(const SlotMeta& meta);
-absl::StatusOr<SlotMeta> DecodeSlotMeta(absl::string_view value);
+absl::StatusOr<SlotMetaV1> DecodeSlotMetaV1(absl::string_view value);
+// Format 1's encoder, for tests that write a format-1 directory; the server
+// never writes format 1.
+std::string EncodeSlotMetaV1ForTest(const SlotMetaV1& meta);
+
+// The persistent part of the swap_map entries of one run: `length`
+// neighbouring slots first_slot, first_slot+1, ... that one SwapOut batch
+// allocated with generations first_generation, first_generation+1, ... (the
+// allocator issues a batch's generations in slot order). Stored under
+// RunKey(first_generation). counts[i] is slot first_slot+i's sharer count,
+// 0 once that slot is freed (it may since hold another run's page).
+struct RunMeta {
+  uint32_t owner = 0;  // lease number
+  uint64_t first_slot = 0;
+  uint64_t first_generation = 0;
+  std::vector<uint32_t> counts;  // size() is the run length
+
+  uint32_t length() const { return static_cast<uint32_t>(counts.size()); }
+  bool any_live() const;
+};
+
+std::string RunKey(uint64_t first_generation);
+
+// Adds to *batch the deletes of `run`'s record and of the page records of
+// its live slots: a run record and its pages go in the same batch.
+void DeleteRunRecords(const RunMeta& run, StorageBatch* batch);
+
+// Layout: u8 version (1) | u32 owner | u64 first_slot | u64 first_generation
+// | u32 length | live bitmap, (length + 7) / 8 bytes, bit i = slot i live |
+// u32 n | n x (u32 index, u32 count) for the live slots whose count is not
+// 1, by ascending index. A run's slots usually all have count 1, so a
+// 64-slot run is 37 bytes.
+std::string EncodeRunMeta(const RunMeta& run);
+// DATA_LOSS on any malformation: wrong version or size, length 0 or above
+// kMaxRunSlots, bits past the length, an exception for a dead slot or with
+// count < 2, unsorted exceptions, no live slot at all, slot or generation
+// ranges that overflow.
+absl::StatusOr<RunMeta> DecodeRunMeta(absl::string_view value);
 
 // How a page's bytes are stored. Only kRaw is written by this format version
 // 1 server; the compressed tier adds codecs without changing the layout.

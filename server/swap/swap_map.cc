@@ -10,6 +10,7 @@ namespace memmgr {
 SwapMap::SwapMap(uint64_t capacity)
     : capacity_(capacity),
       slots_(capacity),
+      runs_(capacity),
       state_(capacity, static_cast<uint8_t>(State::kFree)),
       used_bits_((capacity + 63) / 64, 0) {
   // Bits past capacity in the last word are marked used so the scan never
@@ -27,6 +28,7 @@ absl::Status SwapMap::Allocate(size_t n, uint32_t owner,
         absl::StrCat("swap capacity exhausted: ", n, " slots wanted, ", free(),
                      " of ", capacity_, " free"));
   }
+  MEMMGR_CHECK(n <= kMaxRunLength) << "batch of " << n << " slots";
   slots->clear();
   slots->reserve(n);
   const size_t words = used_bits_.size();
@@ -47,12 +49,23 @@ absl::Status SwapMap::Allocate(size_t n, uint32_t owner,
     if (slots->size() < n) word = (word + 1) % words;
   }
   MEMMGR_CHECK(slots->size() == n) << "free count and bitmap disagree";
+  // Maximal runs of neighbouring slots, in batch order.
+  for (size_t begin = 0; begin < n;) {
+    size_t end = begin + 1;
+    while (end < n && (*slots)[end] == (*slots)[end - 1] + 1) ++end;
+    for (size_t i = begin; i < end; ++i) {
+      runs_[(*slots)[i]] = RunPos{static_cast<uint16_t>(i - begin),
+                                  static_cast<uint16_t>(end - begin)};
+    }
+    begin = end;
+  }
   used_ += n;
   cursor_ = (slots->back() + 1) % capacity_;
   return absl::OkStatus();
 }
 
-absl::Status SwapMap::RestoreLive(uint64_t slot, const Slot& value) {
+absl::Status SwapMap::RestoreLive(uint64_t slot, const Slot& value,
+                                  RunPos run) {
   if (slot >= capacity_) {
     return absl::FailedPreconditionError(absl::StrCat(
         "stored slot ", slot, " is beyond the swap capacity of ", capacity_,
@@ -61,9 +74,16 @@ absl::Status SwapMap::RestoreLive(uint64_t slot, const Slot& value) {
   if (IsUsed(slot)) {
     return absl::DataLossError(absl::StrCat("slot ", slot, " restored twice"));
   }
+  if (run.length == 0 || run.length > kMaxRunLength ||
+      run.offset >= run.length) {
+    return absl::DataLossError(absl::StrCat("slot ", slot, " at position ",
+                                            run.offset, " of a run of ",
+                                            run.length));
+  }
   used_bits_[slot >> 6] |= uint64_t{1} << (slot & 63);
   state_[slot] = static_cast<uint8_t>(State::kLive);
   slots_[slot] = value;
+  runs_[slot] = run;
   ++used_;
   return absl::OkStatus();
 }
@@ -97,6 +117,7 @@ void SwapMap::Release(uint64_t slot) {
   used_bits_[slot >> 6] &= ~(uint64_t{1} << (slot & 63));
   state_[slot] = static_cast<uint8_t>(State::kFree);
   slots_[slot] = Slot{};
+  runs_[slot] = RunPos{};
   --used_;
 }
 

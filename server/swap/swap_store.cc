@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -63,7 +64,9 @@ absl::StatusOr<std::unique_ptr<SwapStore>> SwapStore::Open(
     return absl::InvalidArgumentError(
         "swap capacity must be 1..2^36 pages (256 TiB)");
   }
-  if (options.max_batch_pages == 0 || options.max_batch_pages > 4096) {
+  // A batch's slots form runs of at most kMaxRunSlots (one record each).
+  static_assert(kMaxRunSlots == SwapMap::kMaxRunLength);
+  if (options.max_batch_pages == 0 || options.max_batch_pages > kMaxRunSlots) {
     return absl::InvalidArgumentError("max_batch_pages must be 1..4096");
   }
   if (options.lease_ttl < absl::Milliseconds(10) ||
@@ -111,10 +114,11 @@ absl::Status SwapStore::Rebuild() {
   }
   absl::StatusOr<uint64_t> version = DecodeU64(**format);
   if (!version.ok()) return version.status();
-  if (*version != kFormatVersion) {
+  if (*version != kFormatVersion && *version != kFormatVersionV1) {
     return absl::FailedPreconditionError(
         absl::StrCat("data directory has swap store format ", *version,
-                     "; this server reads format ", kFormatVersion));
+                     "; this server reads format ", kFormatVersion,
+                     " (and converts format ", kFormatVersionV1, ")"));
   }
   for (auto [key, target] : {std::pair{kGenerationKey, &next_generation_},
                              std::pair{kNextLeaseKey, &next_lease_}}) {
@@ -128,6 +132,18 @@ absl::Status SwapStore::Rebuild() {
     *target = *n;
   }
   generation_reserved_ = next_generation_;
+  if (*version == kFormatVersionV1) {
+    // Marked format 2 before the first record is converted: a crash midway
+    // leaves a format-2 directory with some 's' records, which the next
+    // start finishes converting below, and which a format-1 server refuses
+    // rather than reading the half it still understands.
+    MEMMGR_LOG(INFO) << "converting the data directory from format "
+                     << kFormatVersionV1 << " to " << kFormatVersion;
+    StorageBatch mark;
+    mark.Put(std::string(kFormatKey), EncodeU64(kFormatVersion));
+    MEMMGR_RETURN_IF_ERROR(storage_->Write(mark, /*sync=*/true));
+  }
+  MEMMGR_RETURN_IF_ERROR(ConvertV1SlotRecords());
 
   const absl::Time deadline = options_.clock->Now() + options_.lease_ttl;
   MEMMGR_RETURN_IF_ERROR(storage_->Scan(
@@ -152,46 +168,120 @@ absl::Status SwapStore::Rebuild() {
       }));
 
   StorageBatch orphans;
+  uint64_t orphan_runs = 0;
   MEMMGR_RETURN_IF_ERROR(storage_->Scan(
-      std::string(1, kSlotMetaPrefix),
+      std::string(1, kRunMetaPrefix),
       [&](absl::string_view key, absl::string_view value) -> absl::Status {
         mu_.AssertHeld();  // the scan runs synchronously inside Rebuild
-        uint64_t slot;
-        if (!ParseNumberKey(key, kSlotMetaPrefix, &slot)) {
-          return absl::DataLossError("malformed slot key");
+        uint64_t first_generation;
+        if (!ParseNumberKey(key, kRunMetaPrefix, &first_generation)) {
+          return absl::DataLossError("malformed run key");
         }
-        absl::StatusOr<SlotMeta> meta = DecodeSlotMeta(value);
-        if (!meta.ok()) {
-          return Annotate(meta.status(), absl::StrCat("slot ", slot, ": "));
+        absl::StatusOr<RunMeta> run = DecodeRunMeta(value);
+        if (!run.ok()) {
+          return Annotate(run.status(),
+                          absl::StrCat("run ", first_generation, ": "));
         }
-        if (meta->generation >= next_generation_) {
+        if (run->first_generation != first_generation) {
           return absl::DataLossError(
-              absl::StrCat("slot ", slot, " has generation ", meta->generation,
-                           " beyond the reserved ", next_generation_));
+              absl::StrCat("run record ", first_generation,
+                           " holds first generation ", run->first_generation));
         }
-        Lease* owner =
-            meta->owner <= std::numeric_limits<uint32_t>::max()
-                ? leases_.FindByNumber(static_cast<uint32_t>(meta->owner))
-                : nullptr;
+        if (first_generation + run->length() > next_generation_) {
+          return absl::DataLossError(absl::StrCat(
+              "run ", first_generation, " of ", run->length(),
+              " slots has generations beyond the reserved ", next_generation_));
+        }
+        Lease* owner = leases_.FindByNumber(run->owner);
         if (owner == nullptr) {
-          // Its lease ended but the crash came before the slot's delete.
-          DeleteSlotRecords(slot, &orphans);
+          // Its lease ended but the crash came before the run's delete.
+          DeleteRunRecords(*run, &orphans);
+          ++orphan_runs;
           return absl::OkStatus();
         }
-        MEMMGR_RETURN_IF_ERROR(swap_map_.RestoreLive(
-            slot,
-            SwapMap::Slot{meta->generation, owner->number, meta->refcount}));
-        ++owner->slots;
+        const uint16_t length = static_cast<uint16_t>(run->length());
+        for (uint16_t i = 0; i < length; ++i) {
+          if (run->counts[i] == 0) continue;
+          MEMMGR_RETURN_IF_ERROR(swap_map_.RestoreLive(
+              run->first_slot + i,
+              SwapMap::Slot{first_generation + i, owner->number,
+                            run->counts[i]},
+              SwapMap::RunPos{i, length}));
+          ++owner->slots;
+        }
         return absl::OkStatus();
       }));
   if (!orphans.empty()) {
-    MEMMGR_LOG(INFO) << "deleting " << orphans.ops().size() / 2
-                     << " slots of ended leases";
+    MEMMGR_LOG(INFO) << "deleting " << orphan_runs
+                     << " slot runs of ended leases";
     MEMMGR_RETURN_IF_ERROR(storage_->Write(orphans, /*sync=*/true));
   }
   MEMMGR_LOG(INFO) << "swap store rebuilt: " << swap_map_.used()
                    << " slots used of " << swap_map_.capacity() << ", "
                    << leases_.size() << " leases";
+  return absl::OkStatus();
+}
+
+absl::Status SwapStore::ConvertV1SlotRecords() {
+  // Records per batch: each batch is atomic, so any crash leaves every
+  // format-1 record either converted or not.
+  constexpr size_t kChunk = 1024;
+  StorageBatch batch;
+  size_t in_batch = 0;
+  uint64_t converted = 0;
+  uint64_t orphans = 0;
+  absl::flat_hash_set<uint64_t> generations;  // run keys must be unique
+  // The scan reads a view from before its start; it does not see the
+  // conversion's own writes.
+  absl::Status scanned = storage_->Scan(
+      std::string(1, kSlotMetaV1Prefix),
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        uint64_t slot;
+        if (!ParseNumberKey(key, kSlotMetaV1Prefix, &slot)) {
+          return absl::DataLossError("malformed format-1 slot key");
+        }
+        absl::StatusOr<SlotMetaV1> meta = DecodeSlotMetaV1(value);
+        if (!meta.ok()) {
+          return Annotate(meta.status(), absl::StrCat("slot ", slot, ": "));
+        }
+        batch.Delete(std::string(key));
+        if (meta->owner > std::numeric_limits<uint32_t>::max()) {
+          // No lease has such a number: an orphan, as format 1 read it.
+          batch.Delete(NumberKey(kPageDataPrefix, slot));
+          ++orphans;
+        } else {
+          if (!generations.insert(meta->generation).second) {
+            return absl::DataLossError(absl::StrCat("format-1 slot ", slot,
+                                                    " repeats generation ",
+                                                    meta->generation));
+          }
+          RunMeta run;
+          run.owner = static_cast<uint32_t>(meta->owner);
+          run.first_slot = slot;
+          run.first_generation = meta->generation;
+          run.counts = {meta->refcount};
+          batch.Put(RunKey(run.first_generation), EncodeRunMeta(run));
+        }
+        if (++in_batch == kChunk) {
+          MEMMGR_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/false));
+          converted += in_batch;
+          batch = StorageBatch();
+          in_batch = 0;
+        }
+        return absl::OkStatus();
+      });
+  MEMMGR_RETURN_IF_ERROR(
+      Annotate(scanned, "converting format-1 slot records: "));
+  if (in_batch == 0 && converted == 0) return absl::OkStatus();
+  // The last batch (never empty: it restates the format marker) is fsynced,
+  // which makes the whole conversion durable.
+  batch.Put(std::string(kFormatKey), EncodeU64(kFormatVersion));
+  MEMMGR_RETURN_IF_ERROR(Annotate(storage_->Write(batch, /*sync=*/true),
+                                  "converting format-1 slot records: "));
+  converted += in_batch;
+  MEMMGR_LOG(INFO) << "converted " << converted - orphans
+                   << " format-1 slot records to one-slot runs (" << orphans
+                   << " orphans deleted)";
   return absl::OkStatus();
 }
 
@@ -317,34 +407,42 @@ uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
   }
   // Everything the lease owns except slots still being written by a
   // SwapOut (that SwapOut cleans up after itself when it finds the lease
-  // gone).
-  std::vector<uint64_t> slots;
+  // gone), as (first generation of its run, slot).
+  std::vector<std::pair<uint64_t, uint64_t>> slots;
   swap_map_.ForEachUsed([&](uint64_t s) {
     mu_.AssertHeld();  // called synchronously, under mu_
     const SwapMap::State st = swap_map_.state(s);
     if ((st == SwapMap::State::kLive || st == SwapMap::State::kFreeing) &&
         swap_map_.slot(s).owner == number) {
-      slots.push_back(s);
+      slots.emplace_back(swap_map_.run_first_generation(s), s);
     }
   });
-  for (uint64_t s : slots) swap_map_.SetState(s, SwapMap::State::kFreeing);
+  for (const auto& [run, s] : slots) {
+    swap_map_.SetState(s, SwapMap::State::kFreeing);
+  }
   leases_.Remove(number);
   mu_.Unlock();
 
+  // Whole runs per batch (a run's record goes with its pages), so a crash
+  // midway never leaves a page without its run record. Every slot of a run
+  // the lease owns is in `slots`, so no run record outlives this.
+  std::sort(slots.begin(), slots.end());
   absl::Status status;
-  for (size_t i = 0; i < slots.size() || i == 0; i += kEndLeaseChunk) {
+  size_t i = 0;
+  do {
     StorageBatch batch;
-    const size_t end = std::min(slots.size(), i + kEndLeaseChunk);
-    for (size_t j = i; j < end; ++j) {
-      DeleteSlotRecords(slots[j], &batch);
+    while (i < slots.size() && batch.ops().size() < kEndLeaseChunk) {
+      const uint64_t run = slots[i].first;
+      for (; i < slots.size() && slots[i].first == run; ++i) {
+        batch.Delete(NumberKey(kPageDataPrefix, slots[i].second));
+      }
+      batch.Delete(RunKey(run));
     }
     // The lease record goes last: a crash midway restores the lease with
     // its remaining slots, and it expires again.
-    if (end == slots.size()) batch.Delete(NumberKey(kLeasePrefix, number));
+    if (i == slots.size()) batch.Delete(NumberKey(kLeasePrefix, number));
     status = storage_->Write(batch, options_.sync);
-    if (!status.ok()) break;
-    if (end == slots.size()) break;
-  }
+  } while (status.ok() && i < slots.size());
   meta_write_mu_.Unlock();
   mu_.Lock();
   if (!status.ok()) {
@@ -353,7 +451,7 @@ uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
     MEMMGR_LOG(ERROR) << "ending lease " << number << ": " << status;
     return 0;
   }
-  ReleaseSlotsLocked(slots);
+  for (const auto& [run, s] : slots) swap_map_.Release(s);
   freed_pages_.fetch_add(slots.size(), std::memory_order_relaxed);
   return slots.size();
 }
@@ -363,12 +461,68 @@ void SwapStore::ReleaseSlotsLocked(const std::vector<uint64_t>& slots) {
 }
 
 absl::Status SwapStore::WriteMetaHandOffLocked(const StorageBatch& batch) {
+  if (options_.before_meta_write_for_test) {
+    options_.before_meta_write_for_test();
+  }
   meta_write_mu_.Lock();
   mu_.Unlock();
-  absl::Status s = storage_->Write(batch, options_.sync);
+  absl::Status s;
+  if (meta_fenced_.load(std::memory_order_relaxed)) {
+    // This batch was computed from memory that may include the change of
+    // the write that failed (not yet reverted): writing it could persist
+    // part of a failed request. See docs/architecture.md, "Run records".
+    s = absl::UnavailableError(
+        "the swap store refuses slot metadata changes after a failed storage "
+        "write; restart the server");
+  } else {
+    s = storage_->Write(batch, options_.sync);
+    if (!s.ok()) {
+      meta_fenced_.store(true, std::memory_order_relaxed);
+      MEMMGR_LOG(ERROR) << "slot metadata write failed (" << s
+                        << "); FreeSlots and DupSlots are refused until "
+                           "the server restarts";
+    }
+  }
   meta_write_mu_.Unlock();
   mu_.Lock();
   return s;
+}
+
+RunMeta SwapStore::RunFromMapLocked(uint64_t slot) const {
+  const SwapMap::RunPos pos = swap_map_.run(slot);
+  RunMeta run;
+  run.owner = swap_map_.slot(slot).owner;
+  run.first_slot = swap_map_.run_first_slot(slot);
+  run.first_generation = swap_map_.run_first_generation(slot);
+  run.counts.assign(pos.length, 0);
+  for (uint32_t i = 0; i < pos.length; ++i) {
+    const uint64_t s = run.first_slot + i;
+    if (swap_map_.InRun(s, run.first_generation, i) &&
+        swap_map_.state(s) == SwapMap::State::kLive) {
+      run.counts[i] = swap_map_.slot(s).count;
+    }
+  }
+  return run;
+}
+
+void SwapStore::AddRunRecordsLocked(std::vector<uint64_t> slots,
+                                    StorageBatch* batch) const {
+  // One record per run, in key order.
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  runs.reserve(slots.size());
+  for (uint64_t s : slots) {
+    runs.emplace_back(swap_map_.run_first_generation(s), s);
+  }
+  std::sort(runs.begin(), runs.end());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (i > 0 && runs[i].first == runs[i - 1].first) continue;
+    const RunMeta run = RunFromMapLocked(runs[i].second);
+    if (run.any_live()) {
+      batch->Put(RunKey(run.first_generation), EncodeRunMeta(run));
+    } else {
+      batch->Delete(RunKey(run.first_generation));
+    }
+  }
 }
 
 absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
@@ -383,6 +537,8 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
   }
   const size_t n = pages.size();
   std::vector<uint64_t> slots;
+  // The batch's runs of neighbouring slots: (index of the first, length).
+  std::vector<std::pair<size_t, uint32_t>> runs;
   uint64_t first_generation;
   uint32_t owner;
   {
@@ -397,24 +553,30 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
     next_generation_ += n;
     (*lease)->slots += n;
     owner = (*lease)->number;
+    for (size_t i = 0; i < n; i += runs.back().second) {
+      runs.emplace_back(i, swap_map_.run(slots[i]).length);
+    }
   }
 
   // The slots are ours alone (kAllocating): build and write without the lock.
-  // All page records first, then all slot metas: each run of keys ascends,
-  // so RocksDB's memtable skiplist insert reuses its splice instead of
-  // searching from the top for every key (measured: interleaving d,s,d,s
-  // costs ~25% of swap-out throughput; docs/PERFORMANCE.md). Pages are
-  // borrowed from the caller, not copied, until the write returns.
+  // All page records first, then the run records (usually one): each run of
+  // keys ascends, so RocksDB's memtable skiplist insert reuses its splice
+  // instead of searching from the top for every key (docs/PERFORMANCE.md).
+  // Pages are borrowed from the caller, not copied, until the write returns.
   StorageBatch batch;
-  batch.Reserve(2 * n);
+  batch.Reserve(n + runs.size());
   for (size_t i = 0; i < n; ++i) {
     batch.PutWithBorrowedTail(
         NumberKey(kPageDataPrefix, slots[i]),
         EncodePageRecordHeader(pages[i], first_generation + i), pages[i]);
   }
-  for (size_t i = 0; i < n; ++i) {
-    batch.Put(NumberKey(kSlotMetaPrefix, slots[i]),
-              EncodeSlotMeta(SlotMeta{first_generation + i, owner, 1}));
+  for (const auto& [begin, length] : runs) {
+    RunMeta run;
+    run.owner = owner;
+    run.first_slot = slots[begin];
+    run.first_generation = first_generation + begin;
+    run.counts.assign(length, 1);
+    batch.Put(RunKey(run.first_generation), EncodeRunMeta(run));
   }
   const absl::Status written = storage_->Write(batch, options_.sync);
 
@@ -438,7 +600,10 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
   // The lease ended while the batch was being written: discard it.
   for (uint64_t s : slots) swap_map_.SetState(s, SwapMap::State::kFreeing);
   StorageBatch discard;
-  for (uint64_t s : slots) DeleteSlotRecords(s, &discard);
+  for (uint64_t s : slots) discard.Delete(NumberKey(kPageDataPrefix, s));
+  for (const auto& [begin, length] : runs) {
+    discard.Delete(RunKey(first_generation + begin));
+  }
   mu_.Unlock();
   const absl::Status deleted = storage_->Write(discard, options_.sync);
   mu_.Lock();
@@ -523,18 +688,21 @@ absl::StatusOr<uint64_t> SwapStore::FreeSlots(
   }
   StorageBatch batch;
   std::vector<uint64_t> freed;
+  std::vector<uint64_t> touched;
+  touched.reserve(drops.size());
   for (const auto& [slot, k] : drops) {
     SwapMap::Slot& s = swap_map_.mutable_slot(slot);
     s.count -= k;
     if (s.count == 0) {
       swap_map_.SetState(slot, SwapMap::State::kFreeing);
       freed.push_back(slot);
-      DeleteSlotRecords(slot, &batch);
-    } else {
-      batch.Put(NumberKey(kSlotMetaPrefix, slot),
-                EncodeSlotMeta(SlotMeta{s.generation, owner, s.count}));
+      batch.Delete(NumberKey(kPageDataPrefix, slot));
     }
+    touched.push_back(slot);
   }
+  // Each touched run's record is rewritten from memory after all the
+  // changes (or deleted with its last live slot).
+  AddRunRecordsLocked(std::move(touched), &batch);
   const absl::Status written = WriteMetaHandOffLocked(batch);
   Lease* still = leases_.FindByNumber(owner);
   if (still == nullptr) {
@@ -543,6 +711,10 @@ absl::StatusOr<uint64_t> SwapStore::FreeSlots(
         "lease ended during FreeSlots; all its slots are freed");
   }
   if (!written.ok()) {
+    // Nothing of the batch is durable, and the fence keeps every later
+    // FreeSlots/DupSlots from writing records computed while this change was
+    // in memory (a neighbour's rewrite of the run), so after the revert
+    // memory and storage agree again.
     for (const auto& [slot, k] : drops) {
       swap_map_.mutable_slot(slot).count += k;
       swap_map_.SetState(slot, SwapMap::State::kLive);
@@ -576,12 +748,13 @@ absl::Status SwapStore::DupSlots(absl::string_view lease_id,
           absl::StrCat("slot ", slot, " has too many sharers"));
     }
   }
+  std::vector<uint64_t> touched;
+  touched.reserve(adds.size());
   for (const auto& [slot, k] : adds) {
-    SwapMap::Slot& s = swap_map_.mutable_slot(slot);
-    s.count += k;
-    batch.Put(NumberKey(kSlotMetaPrefix, slot),
-              EncodeSlotMeta(SlotMeta{s.generation, owner, s.count}));
+    swap_map_.mutable_slot(slot).count += k;
+    touched.push_back(slot);
   }
+  AddRunRecordsLocked(std::move(touched), &batch);
   const absl::Status written = WriteMetaHandOffLocked(batch);
   if (leases_.FindByNumber(owner) == nullptr) {
     return absl::FailedPreconditionError(
@@ -606,6 +779,7 @@ SwapStoreStats SwapStore::GetStats() const {
   stats.swap_in_pages = swap_in_pages_.load(std::memory_order_relaxed);
   stats.freed_pages = freed_pages_.load(std::memory_order_relaxed);
   stats.leases_expired = leases_expired_.load(std::memory_order_relaxed);
+  stats.meta_fenced = meta_fenced_.load(std::memory_order_relaxed);
   stats.storage = storage_->GetStats();
   return stats;
 }

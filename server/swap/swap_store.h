@@ -1,8 +1,9 @@
 // SwapStore: the cluster's swap area. Workers hold leases; each SwapOut
-// allocates slots (swap_map + allocator in memory), writes the pages and the
-// slot metadata to durable storage in one atomic batch, and only then answers
-// with swap entries (slot, generation). SwapIn checks lease, generation and
-// owner before reading, and verifies every page's crc32c after it.
+// allocates slots (swap_map + allocator in memory), writes the pages and one
+// metadata record per run of neighbouring slots to durable storage in one
+// atomic batch, and only then answers with swap entries (slot, generation).
+// SwapIn checks lease, generation and owner before reading, and verifies
+// every page's crc32c after it.
 //
 // Thread-safety: safe for concurrent use. Storage I/O for page data runs
 // outside the lock, so concurrent SwapOut batches share RocksDB's group
@@ -10,22 +11,31 @@
 //
 // Lock order (acquire top to bottom, never the reverse):
 //   mu_                  swap_map_, leases_, generation/lease counters
-//   └─ meta_write_mu_    serialises writes of slot metadata that other
-//                        requests may also change (refcounts, frees), so the
-//                        WAL sees them in the order they happened in memory.
-//                        Taken while holding mu_, then mu_ is dropped for
-//                        the I/O (a hand-off, like a ticket lock).
+//   └─ meta_write_mu_    serialises writes of run records that other
+//                        requests may also change (refcounts, frees of
+//                        neighbouring slots), so the WAL sees them in the
+//                        order they happened in memory. Taken while holding
+//                        mu_, then mu_ is dropped for the I/O (a hand-off,
+//                        like a ticket lock).
 //   reaper_mu_           only the reaper's wake-up; never held with the others
 //
 // Slot life cycle: kFree -> (SwapOut) kAllocating -> (batch durable) kLive
 //   -> (FreeSlots to count 0, lease end) kFreeing -> (delete durable) kFree.
 // A slot is reusable only after its delete is durable, so a late delete can
 // never erase a newer page.
+//
+// Run records and failed writes: a FreeSlots/DupSlots record is computed from
+// memory, which may include a neighbour's change whose own write then fails
+// and is reverted. So after a failed FreeSlots/DupSlots write the store
+// fences: it refuses every further FreeSlots/DupSlots (UNAVAILABLE) until a
+// restart, and what is durable stays exactly what memory holds after the
+// reverts (docs/architecture.md, "Run records").
 #ifndef MEMMGR_SERVER_SWAP_SWAP_STORE_H_
 #define MEMMGR_SERVER_SWAP_SWAP_STORE_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,6 +51,7 @@
 #include "memmgr/v1/memory_manager.pb.h"
 #include "server/lease/lease_table.h"
 #include "server/swap/slot_storage.h"
+#include "server/swap/storage_format.h"
 #include "server/swap/swap_entry.h"
 #include "server/swap/swap_map.h"
 
@@ -57,6 +68,9 @@ struct SwapStoreOptions {
   // At most this many live leases (RESOURCE_EXHAUSTED past it).
   uint32_t max_leases = 4096;
   Clock* clock = Clock::Real();
+  // Test seam: called with the store's lock held just before a FreeSlots or
+  // DupSlots waits its turn to write, i.e. after it computed its records.
+  std::function<void()> before_meta_write_for_test;
 };
 
 struct SwapStoreStats {
@@ -67,6 +81,8 @@ struct SwapStoreStats {
   uint64_t freed_pages = 0;
   uint32_t leases = 0;
   uint64_t leases_expired = 0;
+  // A FreeSlots/DupSlots write failed: those are refused until a restart.
+  bool meta_fenced = false;
   StorageStats storage;
 };
 
@@ -79,8 +95,9 @@ class SwapStore {
  public:
   // Opens the store on `storage`, rebuilding swap_map, generations and leases
   // from it. Restored leases get a fresh TTL from now, so workers can
-  // reconnect and keep their slots. Fails with a clear status when the data
-  // has another format version or holds slots beyond capacity_pages.
+  // reconnect and keep their slots. Converts a format-1 directory to format
+  // 2 first (docs/rocksdb-schema.md). Fails with a clear status when the
+  // data has another format version or holds slots beyond capacity_pages.
   static absl::StatusOr<std::unique_ptr<SwapStore>> Open(
       SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
   ~SwapStore();
@@ -123,6 +140,9 @@ class SwapStore {
   SwapStore(SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
 
   absl::Status Rebuild();
+  // Converts every format-1 "s" record to a one-slot run record, deleting
+  // it in the same batch; a no-op when there are none (format 2).
+  absl::Status ConvertV1SlotRecords();
   absl::Status ValidateBatchSize(size_t n, absl::string_view what) const;
   // Makes sure generations [next_generation_, next_generation_ + n) are
   // covered by the durable reservation.
@@ -133,7 +153,17 @@ class SwapStore {
   uint64_t EndLeaseLocked(uint32_t number) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes `batch` (metadata another request may also touch) in the order
   // the in-memory change happened: takes meta_write_mu_ before dropping mu_.
+  // A failed write fences the store: later calls write nothing and fail.
   absl::Status WriteMetaHandOffLocked(const StorageBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The run record of the run `slot` was allocated in, from the swap_map:
+  // its slots still in the run and kLive, with their counts.
+  RunMeta RunFromMapLocked(uint64_t slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds to *batch, for each run (given by one of its slots), the rewrite of
+  // its record from memory, or its delete when no slot of it is live.
+  void AddRunRecordsLocked(std::vector<uint64_t> slots,
+                           StorageBatch* batch) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlotsLocked(const std::vector<uint64_t>& slots)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -155,6 +185,9 @@ class SwapStore {
   uint64_t next_lease_ ABSL_GUARDED_BY(mu_) = 1;
 
   Mutex meta_write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // Set (under meta_write_mu_) when a metadata write failed; never cleared.
+  // Atomic so GetStats can read it without meta_write_mu_.
+  std::atomic<bool> meta_fenced_{false};
 
   std::atomic<uint64_t> swap_out_pages_{0};
   std::atomic<uint64_t> swap_in_pages_{0};

@@ -55,6 +55,7 @@ TEST(MetricsTest, ScrapeShowsTrafficAndPassesPromtool) {
   EXPECT_EQ(Sample(m, "memmgr_swap_in_pages_total"), 40);
   EXPECT_EQ(Sample(m, "memmgr_swap_free_pages_total"), 10);
   EXPECT_EQ(Sample(m, "memmgr_leases"), 1);
+  EXPECT_EQ(Sample(m, "memmgr_swap_meta_fenced"), 0);
   EXPECT_GE(Sample(m, "memmgr_rocksdb_memtable_bytes"), 100 * 4096);
   EXPECT_GE(Sample(m, "memmgr_rocksdb_sst_bytes"), 0);
   EXPECT_EQ(Sample(m, "memmgr_rpc_latency_seconds_count{method=\"SwapOut\"}"),

@@ -7,7 +7,9 @@
 #define MEMMGR_TESTS_TESTING_FAULT_INJECTING_STORAGE_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "absl/status/status.h"
 #include "server/swap/slot_storage.h"
@@ -23,9 +25,26 @@ class FaultInjectingStorage final : public SlotStorage {
   // Reads flip one payload byte of every value larger than 64 bytes.
   void SetCorruptReads(bool on) { corrupt_reads_.store(on); }
   int writes() const { return writes_.load(); }
+  // Called at the start of every Write (before the failure injection);
+  // a non-OK result fails that write with it and applies nothing. The hook
+  // may block (to hold a writer inside the storage while a test arranges a
+  // race). Set it while no write is in flight.
+  void SetWriteHook(std::function<absl::Status(const StorageBatch&)> hook) {
+    std::lock_guard<std::mutex> l(hook_mu_);
+    hook_ = std::move(hook);
+  }
 
   absl::Status Write(const StorageBatch& batch, bool sync) override {
     writes_.fetch_add(1);
+    std::function<absl::Status(const StorageBatch&)> hook;
+    {
+      std::lock_guard<std::mutex> l(hook_mu_);
+      hook = hook_;
+    }
+    if (hook) {
+      absl::Status s = hook(batch);
+      if (!s.ok()) return s;
+    }
     if (fail_writes_.load() > 0) {
       fail_writes_.fetch_sub(1);
       return absl::UnavailableError("injected write failure");
@@ -65,6 +84,8 @@ class FaultInjectingStorage final : public SlotStorage {
   std::atomic<int> fail_writes_{0};
   std::atomic<bool> corrupt_reads_{false};
   std::atomic<int> writes_{0};
+  std::mutex hook_mu_;
+  std::function<absl::Status(const StorageBatch&)> hook_;
 };
 
 // Owns the base storage so a SwapStore can own this wrapper.

@@ -25,6 +25,48 @@ TEST(SwapMapTest, AllocatesNeighbouringSlotsWithConsecutiveGenerations) {
   EXPECT_EQ(slots.front(), 16u);
 }
 
+// The allocator's promise the run records rely on: a batch's generations
+// follow batch order, and each maximal run of neighbouring slots is one run
+// whose slot first_slot+i has generation first_generation+i.
+TEST(SwapMapTest, BatchesSplitIntoRunsOfNeighbouringSlots) {
+  SwapMap map(16);
+  std::vector<uint64_t> slots;
+  ASSERT_TRUE(map.Allocate(16, 1, 1, &slots).ok());
+  for (uint64_t s = 0; s < 16; ++s) {
+    EXPECT_EQ(map.run(s).offset, s);
+    EXPECT_EQ(map.run(s).length, 16u);
+    EXPECT_EQ(map.run_first_slot(s), 0u);
+    EXPECT_EQ(map.run_first_generation(s), 1u);
+  }
+  // Holes at 3 and 7..8 and 15: the next batch wraps around and gets four
+  // slots in three runs: [3], [7, 8], [15]... in slot order from the cursor
+  // (which wrapped to 0), so 3, 7, 8, 15 with generations 100..103.
+  for (uint64_t s : {3, 7, 8, 15}) map.Release(s);
+  ASSERT_TRUE(map.Allocate(4, 2, 100, &slots).ok());
+  ASSERT_EQ(slots, (std::vector<uint64_t>{3, 7, 8, 15}));
+  struct Want {
+    uint64_t slot, generation, first_slot, first_generation;
+    uint16_t offset, length;
+  };
+  for (const Want& w :
+       {Want{3, 100, 3, 100, 0, 1}, Want{7, 101, 7, 101, 0, 2},
+        Want{8, 102, 7, 101, 1, 2}, Want{15, 103, 15, 103, 0, 1}}) {
+    EXPECT_EQ(map.slot(w.slot).generation, w.generation) << w.slot;
+    EXPECT_EQ(map.run_first_slot(w.slot), w.first_slot) << w.slot;
+    EXPECT_EQ(map.run_first_generation(w.slot), w.first_generation) << w.slot;
+    EXPECT_EQ(map.run(w.slot).offset, w.offset) << w.slot;
+    EXPECT_EQ(map.run(w.slot).length, w.length) << w.slot;
+  }
+  // Membership is by generation: slot 8 belongs to the new run, not to the
+  // first batch's run any more, and nothing past the capacity belongs.
+  EXPECT_TRUE(map.InRun(8, 101, 1));
+  EXPECT_FALSE(map.InRun(8, 1, 8));
+  EXPECT_TRUE(map.InRun(9, 1, 9));
+  EXPECT_FALSE(map.InRun(16, 1, 16));
+  map.Release(9);
+  EXPECT_FALSE(map.InRun(9, 1, 9));
+}
+
 TEST(SwapMapTest, ExhaustionAllocatesNothing) {
   SwapMap map(70);  // not a multiple of 64: tail bits must never be handed out
   std::vector<uint64_t> slots;
@@ -70,11 +112,17 @@ TEST(SwapMapTest, CheckOwnedClassifiesEveryBadEntry) {
 
 TEST(SwapMapTest, RestoreRejectsOutOfRangeAndDuplicates) {
   SwapMap map(10);
-  EXPECT_TRUE(map.RestoreLive(3, {7, 1, 2}).ok());
+  EXPECT_TRUE(map.RestoreLive(3, {7, 1, 2}, {1, 4}).ok());
   EXPECT_EQ(map.state(3), SwapMap::State::kLive);
-  EXPECT_EQ(map.RestoreLive(3, {7, 1, 2}).code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(map.RestoreLive(10, {7, 1, 2}).code(),
+  EXPECT_EQ(map.run_first_slot(3), 2u);
+  EXPECT_EQ(map.run_first_generation(3), 6u);
+  EXPECT_EQ(map.RestoreLive(3, {7, 1, 2}, {0, 1}).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(map.RestoreLive(10, {7, 1, 2}, {0, 1}).code(),
             absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(map.RestoreLive(4, {8, 1, 1}, {4, 4}).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(map.state(4), SwapMap::State::kFree);
   std::vector<uint64_t> slots;
   ASSERT_TRUE(map.Allocate(9, 1, 1, &slots).ok());
   for (uint64_t s : slots) EXPECT_NE(s, 3u);

@@ -1,5 +1,7 @@
 #include "server/swap/swap_store.h"
 
+#include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -51,6 +53,7 @@ class SwapStoreTest : public ::testing::Test {
     o.max_batch_pages = max_batch;
     o.lease_ttl = absl::Seconds(10);
     o.clock = &clock_;
+    o.before_meta_write_for_test = before_meta_write_;
     auto store =
         SwapStore::Open(o, std::make_unique<OwningFaultInjectingStorage>(
                                *std::move(storage), &faults_));
@@ -69,11 +72,53 @@ class SwapStoreTest : public ::testing::Test {
     return e.ok() ? *e : std::vector<SwapEntry>{};
   }
 
+  // What storage holds (read through the store's own storage).
+  std::map<uint64_t, RunMeta> Runs() {
+    std::map<uint64_t, RunMeta> runs;
+    absl::Status s =
+        faults_->Scan(std::string(1, kRunMetaPrefix),
+                      [&](absl::string_view key, absl::string_view value) {
+                        uint64_t g = 0;
+                        EXPECT_TRUE(ParseNumberKey(key, kRunMetaPrefix, &g));
+                        absl::StatusOr<RunMeta> run = DecodeRunMeta(value);
+                        EXPECT_TRUE(run.ok()) << run.status();
+                        if (run.ok()) runs[g] = *std::move(run);
+                        return absl::OkStatus();
+                      });
+    EXPECT_TRUE(s.ok()) << s;
+    return runs;
+  }
+  size_t CountKeys(char prefix) {
+    size_t n = 0;
+    EXPECT_TRUE(faults_
+                    ->Scan(std::string(1, prefix),
+                           [&](absl::string_view, absl::string_view) {
+                             ++n;
+                             return absl::OkStatus();
+                           })
+                    .ok());
+    return n;
+  }
+  void ExpectPages(const std::string& lease, const std::vector<SwapEntry>& e,
+                   const std::vector<std::string>& want) {
+    std::vector<std::string> back;
+    absl::Status s = store_->SwapIn(lease, e, &back);
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(back, want);
+  }
+
   TempDir dir_;
   ManualClock clock_;
   FaultInjectingStorage* faults_ = nullptr;
+  std::function<void()> before_meta_write_;
   std::unique_ptr<SwapStore> store_;
 };
+
+std::vector<std::string> Pages(int first, int n) {
+  std::vector<std::string> pages;
+  for (int i = 0; i < n; ++i) pages.push_back(Page(first + i));
+  return pages;
+}
 
 TEST_F(SwapStoreTest, ThousandsOfRandomPagesRoundTripByteIdentical) {
   Open(/*capacity=*/8192);
@@ -343,6 +388,327 @@ TEST_F(SwapStoreTest, RefusesDataOfAnotherFormatOrBeyondCapacity) {
   }
 }
 
+TEST_F(SwapStoreTest, SwapOutWritesOneRecordPerRunOfNeighbouringSlots) {
+  Open(/*capacity=*/16);
+  const std::string lease = Register();
+  const std::vector<std::string> first = Pages(0, 16);
+  auto e = Out(lease, first);  // slots 0..15: one run
+  ASSERT_EQ(e.size(), 16u);
+  auto runs = Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  const RunMeta& run = runs.begin()->second;
+  EXPECT_EQ(runs.begin()->first, e[0].generation);
+  EXPECT_EQ(run.first_slot, e[0].slot);
+  EXPECT_EQ(run.first_generation, e[0].generation);
+  EXPECT_EQ(run.counts, std::vector<uint32_t>(16, 1));
+  EXPECT_EQ(CountKeys('d'), 16u);
+  EXPECT_EQ(CountKeys('s'), 0u);  // no per-slot records in format 2
+
+  // Holes at 3, 7, 8 and 15; the next batch (the allocator wraps around)
+  // lands in them as three runs: [3], [7, 8], [15].
+  const std::vector<SwapEntry> holes = {e[3], e[7], e[8], e[15]};
+  ASSERT_EQ(store_->FreeSlots(lease, holes).value(), 4u);
+  runs = Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  std::vector<uint32_t> want(16, 1);
+  for (int i : {3, 7, 8, 15}) want[i] = 0;
+  EXPECT_EQ(runs.begin()->second.counts, want);
+  const std::vector<std::string> second = Pages(100, 4);
+  auto e2 = Out(lease, second);
+  ASSERT_EQ(e2.size(), 4u);
+  EXPECT_EQ(e2[0].slot, 3u);
+  EXPECT_EQ(e2[1].slot, 7u);
+  EXPECT_EQ(e2[2].slot, 8u);
+  EXPECT_EQ(e2[3].slot, 15u);
+  runs = Runs();
+  ASSERT_EQ(runs.size(), 4u);
+  for (const auto& [g, slot, length] :
+       {std::tuple{e2[0].generation, uint64_t{3}, 1u},
+        std::tuple{e2[1].generation, uint64_t{7}, 2u},
+        std::tuple{e2[3].generation, uint64_t{15}, 1u}}) {
+    ASSERT_EQ(runs.count(g), 1u) << g;
+    EXPECT_EQ(runs[g].first_slot, slot);
+    EXPECT_EQ(runs[g].counts, std::vector<uint32_t>(length, 1));
+  }
+
+  // Both batches read back, also after a restart (the map is rebuilt from
+  // the four run records alone).
+  std::vector<SwapEntry> kept;
+  std::vector<std::string> kept_pages;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 3 || i == 7 || i == 8 || i == 15) continue;
+    kept.push_back(e[i]);
+    kept_pages.push_back(first[i]);
+  }
+  ExpectPages(lease, kept, kept_pages);
+  ExpectPages(lease, e2, second);
+  Open(/*capacity=*/16);
+  EXPECT_EQ(store_->GetStats().slots_used, 16u);
+  ExpectPages(lease, kept, kept_pages);
+  ExpectPages(lease, e2, second);
+  std::vector<std::string> back;
+  EXPECT_EQ(store_->SwapIn(lease, holes, &back).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SwapStoreTest, RestartAfterPartialFreesOfARunKeepsTheRest) {
+  Open();
+  const std::string lease = Register();
+  const std::vector<std::string> pages = Pages(10, 8);
+  auto e = Out(lease, pages);
+  ASSERT_EQ(store_->FreeSlots(lease, {{e[1]}}).value(), 1u);
+  ASSERT_EQ(store_->FreeSlots(lease, {{e[4], e[7]}}).value(), 2u);
+  EXPECT_EQ(Runs().begin()->second.counts,
+            (std::vector<uint32_t>{1, 0, 1, 1, 0, 1, 1, 0}));
+  EXPECT_EQ(CountKeys('d'), 5u);
+
+  Open();
+  EXPECT_EQ(store_->GetStats().slots_used, 5u);
+  ExpectPages(lease, {e[0], e[2], e[3], e[5], e[6]},
+              {pages[0], pages[2], pages[3], pages[5], pages[6]});
+  std::vector<std::string> back;
+  for (int i : {1, 4, 7}) {
+    EXPECT_EQ(store_->SwapIn(lease, {{e[i]}}, &back).code(),
+              absl::StatusCode::kNotFound);
+  }
+  // Freeing the rest after the restart deletes the run and its pages.
+  ASSERT_EQ(store_->FreeSlots(lease, {{e[0], e[2], e[3], e[5], e[6]}}).value(),
+            5u);
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(CountKeys('d'), 0u);
+  Open();
+  EXPECT_EQ(store_->GetStats().slots_used, 0u);
+}
+
+TEST_F(SwapStoreTest, DupedSlotsOfARunSurviveRestartWithTheirCounts) {
+  Open();
+  const std::string lease = Register();
+  const std::vector<std::string> pages = Pages(20, 4);
+  auto e = Out(lease, pages);
+  ASSERT_TRUE(store_->DupSlots(lease, {{e[1], e[1], e[2]}}).ok());
+  EXPECT_EQ(Runs().begin()->second.counts, (std::vector<uint32_t>{1, 3, 2, 1}));
+
+  Open();
+  ExpectPages(lease, e, pages);
+  EXPECT_EQ(Runs().begin()->second.counts, (std::vector<uint32_t>{1, 3, 2, 1}));
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[1]}}).value(), 0u);  // 3 -> 2
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[2]}}).value(), 0u);  // 2 -> 1
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[0]}}).value(), 1u);  // 1 -> 0
+  EXPECT_EQ(Runs().begin()->second.counts, (std::vector<uint32_t>{0, 2, 1, 1}));
+  Open();
+  ExpectPages(lease, {e[1], e[2], e[3]}, {pages[1], pages[2], pages[3]});
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[1], e[2], e[3]}}).value(), 2u);
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[1]}}).value(), 1u);
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(CountKeys('d'), 0u);
+}
+
+TEST_F(SwapStoreTest, LeaseEndDeletesItsRunsAndPagesOnly) {
+  Open(/*capacity=*/12000);
+  const std::string a = Register("a");
+  const std::string b = Register("b");
+  // Lease a: enough slots for two end-of-lease batches, interleaved with
+  // lease b's runs, some shared, some partly freed.
+  std::vector<SwapEntry> ea, eb;
+  for (int i = 0; i < 36; ++i) {
+    auto x = Out(a, Pages(1000 * i, 256));
+    ea.insert(ea.end(), x.begin(), x.end());
+    if (i % 9 == 0) {
+      auto y = Out(b, Pages(1000 * i + 500, 3));
+      eb.insert(eb.end(), y.begin(), y.end());
+    }
+  }
+  ASSERT_TRUE(store_->DupSlots(a, {{ea[5], ea[300]}}).ok());
+  ASSERT_EQ(store_->FreeSlots(a, {{ea[6], ea[7]}}).value(), 2u);
+  ASSERT_EQ(CountKeys('d'), ea.size() - 2 + eb.size());
+
+  EXPECT_EQ(store_->UnregisterLease(a).value(), ea.size() - 2);
+  auto runs = Runs();
+  ASSERT_EQ(runs.size(), 4u);  // lease b's four batches
+  for (const auto& [g, run] : runs) {
+    EXPECT_EQ(run.counts, std::vector<uint32_t>(3, 1));
+  }
+  EXPECT_EQ(CountKeys('d'), eb.size());
+  EXPECT_EQ(CountKeys('l'), 1u);
+
+  // Expiry goes the same way.
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_EQ(store_->ExpireLeases(), 1u);
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(CountKeys('d'), 0u);
+  EXPECT_EQ(CountKeys('l'), 0u);
+  Open(/*capacity=*/12000);
+  EXPECT_EQ(store_->GetStats().slots_used, 0u);
+  EXPECT_EQ(store_->GetStats().leases, 0u);
+}
+
+TEST_F(SwapStoreTest, OrphanRunsOfAnEndedLeaseAreDeletedAtOpen) {
+  Open();
+  const std::string a = Register("a");
+  const std::string b = Register("b");
+  auto ea = Out(a, Pages(0, 5));
+  auto eb = Out(b, Pages(10, 2));
+  auto ea2 = Out(a, Pages(20, 3));
+  ASSERT_EQ(store_->FreeSlots(a, {{ea[2]}}).value(), 1u);
+  auto runs = Runs();
+  ASSERT_EQ(runs.size(), 3u);
+  const uint32_t owner_a = runs[ea[0].generation].owner;
+  ASSERT_NE(owner_a, runs[eb[0].generation].owner);
+  store_.reset();
+  {  // A crash after lease a's record was deleted but before its runs were
+     // (what a SwapOut racing the end of its lease can leave behind).
+    auto storage = RocksDbSlotStorage::Open(dir_.Sub("db"));
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    StorageBatch batch;
+    batch.Delete(NumberKey(kLeasePrefix, owner_a));
+    ASSERT_TRUE((*storage)->Write(batch, true).ok());
+  }
+  Open();
+  EXPECT_EQ(store_->GetStats().leases, 1u);
+  EXPECT_EQ(store_->GetStats().slots_used, 2u);
+  runs = Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->first, eb[0].generation);
+  EXPECT_EQ(CountKeys('d'), 2u);
+  ExpectPages(b, eb, Pages(10, 2));
+  // The orphans' slots are free again.
+  EXPECT_EQ(Out(b, Pages(30, 7)).size(), 7u);
+}
+
+TEST_F(SwapStoreTest, RunRecordsThatCannotBeRightRefuseTheStart) {
+  Open();
+  const std::string lease = Register();
+  auto e = Out(lease, Pages(0, 4));
+  store_.reset();
+  auto reopen = [&]() {
+    auto storage = RocksDbSlotStorage::Open(dir_.Sub("db"));
+    EXPECT_TRUE(storage.ok()) << storage.status();
+    SwapStoreOptions o;
+    o.clock = &clock_;
+    return SwapStore::Open(o, *std::move(storage)).status();
+  };
+  auto put = [&](const std::string& key, const std::string& value) {
+    auto storage = RocksDbSlotStorage::Open(dir_.Sub("db"));
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    StorageBatch batch;
+    batch.Put(key, value);
+    ASSERT_TRUE((*storage)->Write(batch, true).ok());
+  };
+  ASSERT_TRUE(reopen().ok());
+  // Generations beyond the durable reservation were never issued.
+  RunMeta beyond;
+  beyond.owner = 1;
+  beyond.first_slot = 100;
+  beyond.first_generation = uint64_t{1} << 40;
+  beyond.counts = {1};
+  put(RunKey(beyond.first_generation), EncodeRunMeta(beyond));
+  EXPECT_EQ(reopen().code(), absl::StatusCode::kDataLoss);
+  // A record under another run's key, and a malformed one.
+  beyond.first_generation = 5;
+  put(RunKey(beyond.first_generation), EncodeRunMeta(beyond));
+  put(RunKey(uint64_t{1} << 40), EncodeRunMeta(beyond));
+  EXPECT_EQ(reopen().code(), absl::StatusCode::kDataLoss);
+  put(RunKey(uint64_t{1} << 40), "garbage");
+  EXPECT_EQ(reopen().code(), absl::StatusCode::kDataLoss);
+}
+
+// The run-record caveat. FreeSlots of slot A fails in storage while a
+// FreeSlots of A's neighbour B (same run) has already computed the run's
+// record from memory, where A is being freed. Written after A's failure,
+// that record would drop A from storage while memory reverts A to live, and
+// A's page would be gone after the next restart. This arranges exactly that
+// interleaving: A's write is held in storage until B has computed its record
+// and queued behind it, then fails.
+class RunRaceTest : public SwapStoreTest {
+ protected:
+  // Runs `fail_a` (whose storage write fails) and a FreeSlots of e[1]
+  // computed while A's change is in memory. Returns B's status.
+  absl::Status RaceFailedWriteWithNeighbourFree(
+      const std::string& lease, const std::vector<SwapEntry>& e,
+      const std::function<absl::Status()>& fail_a) {
+    std::promise<void> b_computed;
+    std::future<void> b_computed_f = b_computed.get_future();
+    std::atomic<int> meta_writes{0};
+    before_meta_write_ = [&] {
+      if (meta_writes.fetch_add(1) == 1) b_computed.set_value();
+    };
+    Open();  // restart with the seam in place
+    std::promise<void> a_in_write;
+    std::future<void> a_in_write_f = a_in_write.get_future();
+    std::atomic<int> writes{0};
+    faults_->SetWriteHook([&](const StorageBatch&) -> absl::Status {
+      if (writes.fetch_add(1) != 0) return absl::OkStatus();
+      a_in_write.set_value();
+      if (b_computed_f.wait_for(std::chrono::seconds(60)) !=
+          std::future_status::ready) {
+        ADD_FAILURE() << "B never computed its record";
+      }
+      return absl::UnavailableError("injected write failure");
+    });
+    absl::Status a_status;
+    std::thread a([&] { a_status = fail_a(); });
+    a_in_write_f.wait();
+    absl::StatusOr<uint64_t> b_status;
+    std::thread b([&] { b_status = store_->FreeSlots(lease, {{e[1]}}); });
+    a.join();
+    b.join();
+    faults_->SetWriteHook(nullptr);
+    before_meta_write_ = nullptr;
+    EXPECT_EQ(a_status.code(), absl::StatusCode::kUnavailable) << a_status;
+    EXPECT_EQ(meta_writes.load(), 2);
+    return b_status.status();
+  }
+};
+
+TEST_F(RunRaceTest, FailedFreeNeverLetsANeighboursRewriteDropItsSlot) {
+  Open();
+  const std::string lease = Register();
+  const std::vector<std::string> pages = Pages(40, 3);
+  auto e = Out(lease, pages);
+  const absl::Status b = RaceFailedWriteWithNeighbourFree(
+      lease, e, [&] { return store_->FreeSlots(lease, {{e[0]}}).status(); });
+  // B's record (run without A) was not written: the store fenced.
+  EXPECT_EQ(b.code(), absl::StatusCode::kUnavailable) << b;
+  EXPECT_TRUE(store_->GetStats().meta_fenced);
+  auto runs = Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->second.counts, (std::vector<uint32_t>{1, 1, 1}));
+  EXPECT_EQ(CountKeys('d'), 3u);
+  // Fenced: reads and swap-outs (fresh runs only) go on, frees wait for the
+  // restart.
+  ExpectPages(lease, e, pages);
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[2]}}).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_->DupSlots(lease, {{e[2]}}).code(),
+            absl::StatusCode::kUnavailable);
+  auto more = Out(lease, {Page(99)});
+  ASSERT_EQ(more.size(), 1u);
+
+  Open();  // restart: memory and storage agreed, nothing was lost
+  EXPECT_FALSE(store_->GetStats().meta_fenced);
+  ExpectPages(lease, e, pages);
+  ExpectPages(lease, more, {Page(99)});
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[0], e[1], e[2], more[0]}}).value(),
+            4u);
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(CountKeys('d'), 0u);
+}
+
+TEST_F(RunRaceTest, FailedDupNeverLetsANeighboursRewriteKeepItsCount) {
+  Open();
+  const std::string lease = Register();
+  const std::vector<std::string> pages = Pages(50, 3);
+  auto e = Out(lease, pages);
+  const absl::Status b = RaceFailedWriteWithNeighbourFree(
+      lease, e, [&] { return store_->DupSlots(lease, {{e[0]}}); });
+  EXPECT_EQ(b.code(), absl::StatusCode::kUnavailable) << b;
+  EXPECT_EQ(Runs().begin()->second.counts, (std::vector<uint32_t>{1, 1, 1}));
+  Open();
+  // e[0] still has exactly one reference: one free frees it.
+  EXPECT_EQ(store_->FreeSlots(lease, {{e[0]}}).value(), 1u);
+  ExpectPages(lease, {e[1], e[2]}, {pages[1], pages[2]});
+}
+
 // Many threads, each with its own lease, swapping out, reading back, sharing
 // and freeing at once, while another thread ends leases. Run under TSan via
 // the tsan build (label "tsan").
@@ -394,6 +760,9 @@ TEST_F(SwapStoreTest, ConcurrentLeasesNeverSeeEachOthersPages) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(store_->GetStats().slots_used, 0u);
+  // Every run record and page was deleted with its last slot.
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(CountKeys('d'), 0u);
 }
 
 }  // namespace
