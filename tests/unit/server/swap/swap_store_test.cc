@@ -2,6 +2,7 @@
 
 #include <future>
 #include <map>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -626,11 +627,17 @@ class RunRaceTest : public SwapStoreTest {
   absl::Status RaceFailedWriteWithNeighbourFree(
       const std::string& lease, const std::vector<SwapEntry>& e,
       const std::function<absl::Status()>& fail_a) {
-    std::promise<void> b_computed;
-    std::future<void> b_computed_f = b_computed.get_future();
-    std::atomic<int> meta_writes{0};
-    before_meta_write_ = [&] {
-      if (meta_writes.fetch_add(1) == 1) b_computed.set_value();
+    // The store keeps a copy of the seam for the rest of the test (the
+    // caller goes on using this store), so its state must outlive this
+    // function: shared, captured by value.
+    struct SeamState {
+      std::promise<void> b_computed;
+      std::atomic<int> meta_writes{0};
+    };
+    auto seam = std::make_shared<SeamState>();
+    std::future<void> b_computed_f = seam->b_computed.get_future();
+    before_meta_write_ = [seam] {
+      if (seam->meta_writes.fetch_add(1) == 1) seam->b_computed.set_value();
     };
     Open();  // restart with the seam in place
     std::promise<void> a_in_write;
@@ -655,7 +662,7 @@ class RunRaceTest : public SwapStoreTest {
     faults_->SetWriteHook(nullptr);
     before_meta_write_ = nullptr;
     EXPECT_EQ(a_status.code(), absl::StatusCode::kUnavailable) << a_status;
-    EXPECT_EQ(meta_writes.load(), 2);
+    EXPECT_EQ(seam->meta_writes.load(), 2);
     return b_status.status();
   }
 };
