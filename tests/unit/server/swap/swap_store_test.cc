@@ -626,11 +626,11 @@ class RunRaceTest : public SwapStoreTest {
   absl::Status RaceFailedWriteWithNeighbourFree(
       const std::string& lease, const std::vector<SwapEntry>& e,
       const std::function<absl::Status()>& fail_a) {
-    std::promise<void> b_computed;
-    std::future<void> b_computed_f = b_computed.get_future();
-    std::atomic<int> meta_writes{0};
-    before_meta_write_ = [&] {
-      if (meta_writes.fetch_add(1) == 1) b_computed.set_value();
+    std::future<void> b_computed_f = b_computed_.get_future();
+    // The store keeps a copy of the seam for its lifetime, so its state
+    // lives in the fixture; calls after the second do nothing.
+    before_meta_write_ = [this] {
+      if (meta_writes_.fetch_add(1) == 1) b_computed_.set_value();
     };
     Open();  // restart with the seam in place
     std::promise<void> a_in_write;
@@ -653,11 +653,14 @@ class RunRaceTest : public SwapStoreTest {
     a.join();
     b.join();
     faults_->SetWriteHook(nullptr);
-    before_meta_write_ = nullptr;
+    before_meta_write_ = nullptr;  // for later Open()s
     EXPECT_EQ(a_status.code(), absl::StatusCode::kUnavailable) << a_status;
-    EXPECT_EQ(meta_writes.load(), 2);
+    EXPECT_EQ(meta_writes_.load(), 2);
     return b_status.status();
   }
+
+  std::atomic<int> meta_writes_{0};
+  std::promise<void> b_computed_;
 };
 
 TEST_F(RunRaceTest, FailedFreeNeverLetsANeighboursRewriteDropItsSlot) {
