@@ -71,7 +71,8 @@ std::string EncodeSlotMetaV1ForTest(const SlotMetaV1& meta);
 // The persistent part of the swap_map entries of one run: `length`
 // neighbouring slots first_slot, first_slot+1, ... that one SwapOut batch
 // allocated with generations first_generation, first_generation+1, ... (the
-// allocator issues a batch's generations in slot order). Stored under
+// allocator issues a batch's generations in batch order, and a run is a
+// stretch of the batch). Stored under
 // RunKey(first_generation). counts[i] is slot first_slot+i's sharer count,
 // 0 once that slot is freed (it may since hold another run's page).
 struct RunMeta {
@@ -102,8 +103,8 @@ std::string EncodeRunMeta(const RunMeta& run);
 // ranges that overflow.
 absl::StatusOr<RunMeta> DecodeRunMeta(absl::string_view value);
 
-// How a page's bytes are stored. Only kRaw is written by this format version
-// 1 server; the compressed tier adds codecs without changing the layout.
+// How a page's bytes are stored. Only kRaw is written so far (formats 1 and
+// 2); the compressed tier adds codecs without changing the layout.
 enum class PageCodec : uint8_t {
   kRaw = 0,
 };

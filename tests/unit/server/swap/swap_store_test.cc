@@ -660,7 +660,7 @@ class RunRaceTest : public SwapStoreTest {
     a.join();
     b.join();
     faults_->SetWriteHook(nullptr);
-    before_meta_write_ = nullptr;
+    before_meta_write_ = nullptr;  // for later Open()s
     EXPECT_EQ(a_status.code(), absl::StatusCode::kUnavailable) << a_status;
     EXPECT_EQ(seam->meta_writes.load(), 2);
     return b_status.status();
