@@ -27,6 +27,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
@@ -225,6 +226,10 @@ class AddressSpace {
   absl::StatusOr<GuestAddr> CheckRange(GuestAddr addr, uint64_t length,
                                        const char* op) const;
   absl::Status CheckVmaBudget(int new_vmas, const char* op) const;
+  // mlock/munlock's range: rounded out to pages, fully mapped, and within
+  // the vma budget once split. Returns [start, end).
+  absl::StatusOr<std::pair<GuestAddr, GuestAddr>> CheckLockRange(
+      GuestAddr addr, uint64_t length, const char* op) const;
 
   FramePool* const pool_;
   const Options options_;

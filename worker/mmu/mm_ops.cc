@@ -3,6 +3,7 @@
 // (see ErrnoFromStatus for the Status → errno mapping).
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -274,21 +275,31 @@ absl::Status AddressSpace::Madvise(GuestAddr addr, uint64_t length,
   return absl::OkStatus();
 }
 
-absl::Status AddressSpace::Mlock(GuestAddr addr, uint64_t length) {
-  constexpr const char* kOp = "mlock";
-  if (length == 0) return absl::OkStatus();
-  if (addr > UINT64_MAX - length) return Invalid(kOp, "range wraps around");
+absl::StatusOr<std::pair<GuestAddr, GuestAddr>> AddressSpace::CheckLockRange(
+    GuestAddr addr, uint64_t length, const char* op) const {
+  // mlock/munlock round the range out to whole pages (unlike munmap and
+  // mprotect, an unaligned address is fine).
+  if (addr > UINT64_MAX - length) return Invalid(op, "range wraps around");
   const GuestAddr start = PageDown(addr);
   std::optional<GuestAddr> end = RangeEnd(start, addr + length - start);
-  if (!end.has_value()) return Invalid(kOp, "range wraps around");
+  if (!end.has_value()) return Invalid(op, "range wraps around");
   if (*end > options_.va_limit || !vmas_.FullyMapped(start, *end)) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "mlock: range %#x-%#x is not fully mapped", start, *end));
+        "%s: range %#x-%#x is not fully mapped", op, start, *end));
   }
-  MEMMGR_RETURN_IF_ERROR(CheckVmaBudget(vmas_.SplitsNeeded(start, *end), kOp));
-  vmas_.ModifyRange(start, *end, [](Vma& v) { v.flags |= kVmaLocked; });
-  absl::Status populated = Populate(start, *end);
-  page_table_.ForEachPte(start, *end, [&](GuestAddr, Pte& pte) {
+  MEMMGR_RETURN_IF_ERROR(CheckVmaBudget(vmas_.SplitsNeeded(start, *end), op));
+  return std::make_pair(start, *end);
+}
+
+absl::Status AddressSpace::Mlock(GuestAddr addr, uint64_t length) {
+  if (length == 0) return absl::OkStatus();
+  absl::StatusOr<std::pair<GuestAddr, GuestAddr>> range =
+      CheckLockRange(addr, length, "mlock");
+  if (!range.ok()) return range.status();
+  const auto [start, end] = *range;
+  vmas_.ModifyRange(start, end, [](Vma& v) { v.flags |= kVmaLocked; });
+  absl::Status populated = Populate(start, end);
+  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte& pte) {
     if (pte.present() && pte.pfn() != FramePool::kZeroPfn) {
       pool_->Descriptor(pte.pfn()).SetFlag(kPgUnevictable);
     }
@@ -301,19 +312,13 @@ absl::Status AddressSpace::Mlock(GuestAddr addr, uint64_t length) {
 }
 
 absl::Status AddressSpace::Munlock(GuestAddr addr, uint64_t length) {
-  constexpr const char* kOp = "munlock";
   if (length == 0) return absl::OkStatus();
-  if (addr > UINT64_MAX - length) return Invalid(kOp, "range wraps around");
-  const GuestAddr start = PageDown(addr);
-  std::optional<GuestAddr> end = RangeEnd(start, addr + length - start);
-  if (!end.has_value()) return Invalid(kOp, "range wraps around");
-  if (*end > options_.va_limit || !vmas_.FullyMapped(start, *end)) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "munlock: range %#x-%#x is not fully mapped", start, *end));
-  }
-  MEMMGR_RETURN_IF_ERROR(CheckVmaBudget(vmas_.SplitsNeeded(start, *end), kOp));
-  vmas_.ModifyRange(start, *end, [](Vma& v) { v.flags &= ~kVmaLocked; });
-  page_table_.ForEachPte(start, *end, [&](GuestAddr, Pte& pte) {
+  absl::StatusOr<std::pair<GuestAddr, GuestAddr>> range =
+      CheckLockRange(addr, length, "munlock");
+  if (!range.ok()) return range.status();
+  const auto [start, end] = *range;
+  vmas_.ModifyRange(start, end, [](Vma& v) { v.flags &= ~kVmaLocked; });
+  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte& pte) {
     if (!pte.present() || pte.pfn() == FramePool::kZeroPfn) return;
     PageDescriptor& d = pool_->Descriptor(pte.pfn());
     // A frame shared with another (forked) address space may still be locked
