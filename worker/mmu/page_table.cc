@@ -44,23 +44,30 @@ void PageTable::ForEachPte(GuestAddr start, GuestAddr end,
   ForEachIn(root_, kLevels - 1, 0, start, end, fn);
 }
 
+template <typename Fn>
+void PageTable::ForEachEntryIn(Node* node, int level, GuestAddr base,
+                               GuestAddr start, GuestAddr end, Fn fn) {
+  const uint64_t span = Span(level);
+  const int first = start > base ? static_cast<int>((start - base) / span) : 0;
+  for (int i = first; i < kEntries; ++i) {
+    const GuestAddr lo = base + i * span;
+    if (lo >= end) break;
+    if (node->entries[i] != 0) fn(node->entries[i], lo);
+  }
+}
+
 void PageTable::ForEachIn(Node* node, int level, GuestAddr base,
                           GuestAddr start, GuestAddr end,
                           absl::FunctionRef<void(GuestAddr, Pte&)> fn) {
-  const uint64_t span = Span(level);
-  // First and last entry of this node that intersect [start, end).
-  int first = start > base ? static_cast<int>((start - base) / span) : 0;
-  for (int i = first; i < kEntries; ++i) {
-    GuestAddr lo = base + i * span;
-    if (lo >= end) break;
-    uint64_t& entry = node->entries[i];
-    if (entry == 0) continue;
-    if (level == 0) {
-      fn(lo, *reinterpret_cast<Pte*>(&entry));
-    } else {
-      ForEachIn(reinterpret_cast<Node*>(entry), level - 1, lo, start, end, fn);
-    }
-  }
+  ForEachEntryIn(node, level, base, start, end,
+                 [&](uint64_t& entry, GuestAddr lo) {
+                   if (level == 0) {
+                     fn(lo, *reinterpret_cast<Pte*>(&entry));
+                   } else {
+                     ForEachIn(reinterpret_cast<Node*>(entry), level - 1, lo,
+                               start, end, fn);
+                   }
+                 });
 }
 
 void PageTable::FreeEmptyTables(GuestAddr start, GuestAddr end) {
@@ -71,20 +78,15 @@ void PageTable::FreeEmptyTables(GuestAddr start, GuestAddr end) {
 bool PageTable::FreeEmptyIn(Node* node, int level, GuestAddr base,
                             GuestAddr start, GuestAddr end) {
   if (level > 0) {
-    const uint64_t span = Span(level);
-    int first = start > base ? static_cast<int>((start - base) / span) : 0;
-    for (int i = first; i < kEntries; ++i) {
-      GuestAddr lo = base + i * span;
-      if (lo >= end) break;
-      uint64_t& entry = node->entries[i];
-      if (entry == 0) continue;
-      Node* child = reinterpret_cast<Node*>(entry);
-      if (FreeEmptyIn(child, level - 1, lo, start, end)) {
-        delete child;
-        --table_pages_;
-        entry = 0;
-      }
-    }
+    ForEachEntryIn(node, level, base, start, end,
+                   [&](uint64_t& entry, GuestAddr lo) {
+                     Node* child = reinterpret_cast<Node*>(entry);
+                     if (FreeEmptyIn(child, level - 1, lo, start, end)) {
+                       delete child;
+                       --table_pages_;
+                       entry = 0;
+                     }
+                   });
   }
   return std::all_of(std::begin(node->entries), std::end(node->entries),
                      [](uint64_t e) { return e == 0; });

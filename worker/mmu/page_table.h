@@ -66,6 +66,12 @@ class PageTable {
     return static_cast<int>((va >> (kPageShift + kBitsPerLevel * level)) &
                             (kEntries - 1));
   }
+  // Calls fn(entry, lo) for every non-empty entry of `node` (at `level`,
+  // covering VAs from `base`) whose span intersects [start, end); `lo` is
+  // the first VA the entry covers. Defined in page_table.cc (only used there).
+  template <typename Fn>
+  static void ForEachEntryIn(Node* node, int level, GuestAddr base,
+                             GuestAddr start, GuestAddr end, Fn fn);
   void ForEachIn(Node* node, int level, GuestAddr base, GuestAddr start,
                  GuestAddr end, absl::FunctionRef<void(GuestAddr, Pte&)> fn);
   // Returns true if `node` is now empty (caller frees it).
