@@ -3,7 +3,6 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <random>
 #include <thread>
 
 #include "common/crc32c.h"
@@ -12,23 +11,15 @@
 #include "server/swap/storage_format.h"
 #include "tests/testing/fault_injecting_storage.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_page.h"
 
 namespace memmgr {
 namespace {
 
 using ::memmgr::testing::FaultInjectingStorage;
 using ::memmgr::testing::OwningFaultInjectingStorage;
+using ::memmgr::testing::Page;
 using ::memmgr::testing::TempDir;
-
-std::string Page(uint64_t seed) {
-  std::string p(kPageSize, '\0');
-  std::mt19937_64 rng(seed);
-  for (size_t i = 0; i < p.size(); i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(p.data() + i, &v, 8);
-  }
-  return p;
-}
 
 std::vector<absl::string_view> Views(const std::vector<std::string>& pages) {
   return std::vector<absl::string_view>(pages.begin(), pages.end());

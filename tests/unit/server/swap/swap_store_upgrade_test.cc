@@ -4,8 +4,6 @@
 // directories are written here record by record with the format-1 encoding
 // (EncodeSlotMetaV1ForTest), as a format-1 server left them.
 #include <algorithm>
-#include <cstring>
-#include <random>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -15,23 +13,15 @@
 #include "server/swap/swap_store.h"
 #include "tests/testing/fault_injecting_storage.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_page.h"
 
 namespace memmgr {
 namespace {
 
 using ::memmgr::testing::FaultInjectingStorage;
 using ::memmgr::testing::OwningFaultInjectingStorage;
+using ::memmgr::testing::Page;
 using ::memmgr::testing::TempDir;
-
-std::string Page(uint64_t seed) {
-  std::string p(kPageSize, '\0');
-  std::mt19937_64 rng(seed);
-  for (size_t i = 0; i < p.size(); i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(p.data() + i, &v, 8);
-  }
-  return p;
-}
 
 std::string LeaseId(uint32_t number) {
   return std::string(32, static_cast<char>('a' + number));
