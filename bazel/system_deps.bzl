@@ -44,6 +44,7 @@ def memmgr_system_deps():
             "absl_endian": [_ABSL, "pkg:absl_endian"],
             "absl_flags": [_ABSL, "pkg:absl_flags"],
             "absl_flags_parse": [_ABSL, "pkg:absl_flags_parse"],
+            "absl_flags_reflection": [_ABSL, "pkg:absl_flags_reflection"],
             "absl_flags_usage": [_ABSL, "pkg:absl_flags_usage"],
             "absl_flags_usage_internal": [_ABSL, "pkg:absl_flags_usage_internal"],
             "absl_flat_hash_map": [_ABSL, "pkg:absl_flat_hash_map"],

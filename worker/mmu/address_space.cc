@@ -196,9 +196,18 @@ uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte) {
   SoftTlb::Entry& e = tlb_.EntryFor(va);
   e.read = pte.readable() ? page : SoftTlb::kInvalid;
   e.exec = pte.executable() ? page : SoftTlb::kInvalid;
-  e.write = pte.writable() && pte.dirty() ? page : SoftTlb::kInvalid;
+  e.write = pte.writable() && pte.dirty() && !pte.code() ? page
+                                                         : SoftTlb::kInvalid;
   e.addend = reinterpret_cast<uintptr_t>(host) - page;
   return host;
+}
+
+void AddressSpace::MarkCode(GuestAddr va) {
+  Pte* ptep = page_table_.Find(va);
+  if (ptep == nullptr || !ptep->present()) return;
+  *ptep = ptep->With(Pte::kCode);
+  SoftTlb::Entry& e = tlb_.EntryFor(va);
+  if (e.write == PageDown(va)) e.write = SoftTlb::kInvalid;
 }
 
 uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
@@ -213,6 +222,13 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   // (mprotect and munmap keep ptes in step with the vmas), so refill without
   // looking at the vma, like a hardware page walk.
   if (Pte* ptep = page_table_.Find(va); ptep != nullptr && ptep->present()) {
+    if (access == Access::kWrite && ptep->code()) {
+      // A decode cache holds this page: let it drop the page first.
+      *ptep = ptep->Without(Pte::kCode);
+      if (code_observer_ != nullptr) {
+        code_observer_(code_observer_ctx_, PageDown(va));
+      }
+    }
     const uint64_t need = access == Access::kRead    ? Pte::kRead
                           : access == Access::kWrite ? Pte::kWrite
                                                      : Pte::kExec;
@@ -431,7 +447,8 @@ absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork() {
         // a shared frame writable.
         pte = pte.Without(Pte::kWrite).With(Pte::kCow);
       }
-      *child->page_table_.FindOrCreate(va) = pte;
+      // The child starts with no decode cache of its own.
+      *child->page_table_.FindOrCreate(va) = pte.Without(Pte::kCode);
     });
   }
   // Our write entries now point at write-protected ptes.

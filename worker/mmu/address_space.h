@@ -172,6 +172,19 @@ class AddressSpace {
   // page; the snapshot issue replaces this with shared page-table nodes.
   absl::StatusOr<std::unique_ptr<AddressSpace>> Fork();
 
+  // ---- Decode-cache coherence (worker/rv64/decode_cache.h) ----
+  // MarkCode flags the present pte of `va`'s page (no-op if not present) and
+  // drops any cached write mapping of it. The first write access to a
+  // flagged page after that (a guest store, CopyToGuest, a CoW break) clears
+  // the flag and calls the observer with the page address before the write
+  // happens. Like QEMU's TLB_NOTDIRTY for translated code pages.
+  using CodeWriteObserver = void (*)(void* ctx, GuestAddr page);
+  void SetCodeWriteObserver(CodeWriteObserver fn, void* ctx) {
+    code_observer_ = fn;
+    code_observer_ctx_ = ctx;
+  }
+  void MarkCode(GuestAddr va);
+
   // ---- Introspection ----
   MmuStats GetStats() const;
   const VmaSet& vmas() const { return vmas_; }
@@ -239,6 +252,9 @@ class AddressSpace {
   SoftTlb tlb_;
   GuestAddr brk_base_ = 0;
   GuestAddr brk_ = 0;
+
+  CodeWriteObserver code_observer_ = nullptr;
+  void* code_observer_ctx_ = nullptr;
 
   uint64_t tlb_hits_ = 0;
   uint64_t tlb_misses_ = 0;

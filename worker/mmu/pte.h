@@ -1,7 +1,7 @@
 // Pte: one 64-bit page-table entry, named after RISC-V's pgtable-bits.h
 // (_PAGE_PRESENT, _PAGE_READ, ...).
 //
-//   present:     | pfn (bits 12..43) | .. | cow 6 | dirty 5 | accessed 4 |
+//   present:     | pfn (bits 12..43) | .. | code 7 | cow 6 | dirty 5 | accessed 4 |
 //                  exec 3 | write 2 | read 1 | present 0 (=1) |
 //   swap entry:  | swap value (bits 2..63) | swap 1 (=1) | present 0 (=0) |
 //   empty:       0
@@ -28,6 +28,9 @@ class Pte {
   static constexpr uint64_t kAccessed = 1ull << 4;
   static constexpr uint64_t kDirty = 1ull << 5;
   static constexpr uint64_t kCow = 1ull << 6;
+  // Software bit: a decode cache holds instructions from this page, so no
+  // write mapping may be cached for it (the first write notifies it).
+  static constexpr uint64_t kCode = 1ull << 7;
   static constexpr uint64_t kSwap = 1ull << 1;  // when !present
   static constexpr int kPfnShift = 12;
   static constexpr uint64_t kMaxSwapValue = (1ull << 62) - 1;
@@ -60,6 +63,7 @@ class Pte {
   constexpr bool accessed() const { return raw_ & kAccessed; }
   constexpr bool dirty() const { return raw_ & kDirty; }
   constexpr bool cow() const { return raw_ & kCow; }
+  constexpr bool code() const { return raw_ & kCode; }
   constexpr bool Has(uint64_t bits) const { return (raw_ & bits) == bits; }
 
   constexpr Pte With(uint64_t bits) const { return Pte(raw_ | bits); }

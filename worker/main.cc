@@ -1,0 +1,271 @@
+// memmgr-worker: the sandbox worker. Today one subcommand:
+//
+//   memmgr-worker run [flags] prog.elf [args...]
+//
+// runs a static RISC-V RV64 Linux program in a sandbox (software MMU,
+// RV64GC interpreter, Linux syscall subset), forwards its stdout/stderr and
+// exits with its status. All logic lives in the worker libraries; this file
+// parses flags and prints.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/byte_size.h"
+#include "common/flags_help.h"
+#include "worker/mmu/mmu_stats.h"
+#include "worker/sandbox/sandbox.h"
+
+extern char** environ;
+
+ABSL_FLAG(memmgr::ByteSize, memory, memmgr::ByteSize{256 << 20},
+          "memory for the guest and every process it forks (frames; e.g. "
+          "64M, 1G); exceeding it kills the guest with SIGKILL (exit 137)");
+ABSL_FLAG(memmgr::ByteSize, stack, memmgr::ByteSize{8 << 20},
+          "guest stack limit (RLIMIT_STACK)");
+ABSL_FLAG(uint64_t, limit_instructions, 0,
+          "stop the guest after this many instructions (all processes); "
+          "exit 152 (SIGXCPU); 0 = no limit");
+ABSL_FLAG(memmgr::ByteSize, limit_output_bytes, memmgr::ByteSize{0},
+          "stop the guest once it has written this much to stdout+stderr; "
+          "exit 153 (SIGXFSZ); 0 = no limit");
+ABSL_FLAG(absl::Duration, timeout, absl::ZeroDuration(),
+          "stop the guest after this much wall-clock time (e.g. 10s); exit "
+          "152 (SIGXCPU); 0 = no limit");
+ABSL_FLAG(bool, stats, false,
+          "print instructions, MIPS, faults by class, TLB hit rate and peak "
+          "frames to stderr when the guest ends");
+ABSL_FLAG(bool, inherit_env, false,
+          "pass this process's environment to the guest (default: only the "
+          "--env variables)");
+ABSL_FLAG(std::string, seed, "",
+          "seed for AT_RANDOM and getrandom (a number) for reproducible runs; "
+          "empty = host entropy");
+ABSL_FLAG(int, numa_node, -1,
+          "bind the guest's memory to this host NUMA node (-1 = no binding)");
+ABSL_FLAG(int, max_processes, 64, "most live processes the guest may fork");
+
+namespace {
+
+constexpr int kExitUsage = 125;     // like env(1)/timeout(1): our own error
+constexpr int kExitCannotRun = 126;  // the file is not a program we run
+constexpr int kExitNotFound = 127;
+
+constexpr char kUsage[] =
+    "memmgr-worker run [flags] prog.elf [args...]\n"
+    "\n"
+    "Runs a static RISC-V RV64 Linux program (riscv64-linux-gnu-gcc -static)\n"
+    "in a memmgr sandbox and exits with the guest's exit status; a guest\n"
+    "killed by a fault exits 128+signal with a one-line reason on stderr.\n"
+    "Worker flags go before the program; everything after it is the guest's\n"
+    "argv. Repeatable: --env=NAME=VALUE (the guest's environment) and\n"
+    "--file=GUEST_PATH=HOST_PATH (a host file the guest may open read-only;\n"
+    "there is no other filesystem). Exit 125: usage error, 126: not a\n"
+    "runnable program, 127: program not found.";
+
+bool ReadFile(const std::string& path, std::string* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = absl::StrFormat("cannot open %s: %s", path, std::strerror(errno));
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+void PrintStats(const memmgr::sandbox::SandboxStats& s) {
+  const double secs = absl::ToDoubleSeconds(s.cpu_time);
+  const double mips = secs > 0 ? static_cast<double>(s.instructions) / secs / 1e6
+                               : 0.0;
+  std::string faults;
+  for (int i = 0; i < memmgr::mmu::kFaultClassCount; ++i) {
+    if (s.mmu.faults[i] == 0) continue;
+    absl::StrAppendFormat(
+        &faults, " %s=%d",
+        memmgr::mmu::FaultClassName(static_cast<memmgr::mmu::FaultClass>(i)),
+        s.mmu.faults[i]);
+  }
+  std::string unknown;
+  for (const auto& [nr, n] : s.unknown_syscalls) {
+    absl::StrAppendFormat(&unknown, " %d×%d", nr, n);
+  }
+  std::fprintf(
+      stderr,
+      "memmgr-worker stats:\n"
+      "  instructions  %llu\n"
+      "  guest time    %.3f s (%.1f MIPS)\n"
+      "  syscalls      %llu (ENOSYS:%s)\n"
+      "  processes     %llu\n"
+      "  peak frames   %llu (%s)\n"
+      "  tlb hit rate  %.4f%% (%llu hits, %llu misses)\n"
+      "  faults       %s\n"
+      "  decoded       %llu instructions\n"
+      "  output        %llu bytes\n",
+      static_cast<unsigned long long>(s.instructions), secs, mips,
+      static_cast<unsigned long long>(s.syscalls),
+      unknown.empty() ? " none" : unknown.c_str(),
+      static_cast<unsigned long long>(s.processes),
+      static_cast<unsigned long long>(s.peak_frames),
+      memmgr::HumanBytes(s.peak_frames * 4096).c_str(),
+      100.0 * s.mmu.TlbHitRate(),
+      static_cast<unsigned long long>(s.mmu.tlb_hits),
+      static_cast<unsigned long long>(s.mmu.tlb_misses),
+      faults.empty() ? " none" : faults.c_str(),
+      static_cast<unsigned long long>(s.decoded_instructions),
+      static_cast<unsigned long long>(s.output_bytes));
+}
+
+int Run(int argc, char** argv) {
+  // Split argv: worker flags until the first non-flag (the program); the
+  // rest is the guest's argv verbatim, even if it looks like flags.
+  std::vector<char*> flag_args = {argv[0]};
+  std::vector<std::string> env, files;
+  int i = 2;
+  for (; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.empty() || a[0] != '-') break;
+    std::string name = a.substr(a.find_first_not_of('-'));
+    std::string value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (name == "env" || name == "file") {
+      if (!has_value) {
+        if (i + 1 >= argc) {
+          std::fprintf(stderr, "memmgr-worker: --%s needs a value\n",
+                       name.c_str());
+          return kExitUsage;
+        }
+        value = argv[++i];
+      }
+      (name == "env" ? env : files).push_back(value);
+      continue;
+    }
+    flag_args.push_back(argv[i]);
+    // `--flag value` for non-boolean flags: keep the value with its flag.
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (!has_value && flag != nullptr && !flag->IsOfType<bool>() &&
+        i + 1 < argc) {
+      flag_args.push_back(argv[++i]);
+    }
+  }
+  absl::ParseCommandLine(static_cast<int>(flag_args.size()), flag_args.data());
+  if (i >= argc) {
+    std::fprintf(stderr, "memmgr-worker: run: no program given\n\n%s\n",
+                 kUsage);
+    return kExitUsage;
+  }
+
+  memmgr::sandbox::SandboxOptions options;
+  options.program_path = argv[i];
+  std::string error;
+  struct stat st;
+  if (::stat(argv[i], &st) != 0) {
+    std::fprintf(stderr, "memmgr-worker: %s: %s\n", argv[i],
+                 std::strerror(errno));
+    return kExitNotFound;
+  }
+  if (!ReadFile(argv[i], &options.program, &error)) {
+    std::fprintf(stderr, "memmgr-worker: %s\n", error.c_str());
+    return kExitCannotRun;
+  }
+  for (; i < argc; ++i) options.argv.push_back(argv[i]);
+  if (absl::GetFlag(FLAGS_inherit_env)) {
+    for (char** e = environ; *e != nullptr; ++e) options.envp.push_back(*e);
+  }
+  for (const std::string& e : env) {
+    if (e.find('=') == std::string::npos || e[0] == '=') {
+      std::fprintf(stderr, "memmgr-worker: --env=%s: want NAME=VALUE\n",
+                   e.c_str());
+      return kExitUsage;
+    }
+    options.envp.push_back(e);
+  }
+  for (const std::string& f : files) {
+    const auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0 || f[0] != '/') {
+      std::fprintf(stderr,
+                   "memmgr-worker: --file=%s: want /GUEST/PATH=HOST_PATH\n",
+                   f.c_str());
+      return kExitUsage;
+    }
+    std::string data;
+    if (!ReadFile(f.substr(eq + 1), &data, &error)) {
+      std::fprintf(stderr, "memmgr-worker: --file: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    options.files[f.substr(0, eq)] = std::move(data);
+  }
+  options.memory_bytes = absl::GetFlag(FLAGS_memory).bytes;
+  options.stack_bytes = absl::GetFlag(FLAGS_stack).bytes;
+  options.limit_instructions = absl::GetFlag(FLAGS_limit_instructions);
+  options.limit_output_bytes = absl::GetFlag(FLAGS_limit_output_bytes).bytes;
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  if (options.timeout < absl::ZeroDuration()) {
+    std::fprintf(stderr, "memmgr-worker: --timeout must not be negative\n");
+    return kExitUsage;
+  }
+  options.numa_node = absl::GetFlag(FLAGS_numa_node);
+  options.max_processes = absl::GetFlag(FLAGS_max_processes);
+  if (const std::string seed = absl::GetFlag(FLAGS_seed); !seed.empty()) {
+    if (!absl::SimpleAtoi(seed, &options.random_seed)) {
+      std::fprintf(stderr, "memmgr-worker: --seed=%s: want a number\n",
+                   seed.c_str());
+      return kExitUsage;
+    }
+    options.deterministic_random = true;
+  }
+
+  memmgr::sandbox::HostIo io;
+  auto sandbox = memmgr::sandbox::Sandbox::Create(std::move(options), &io);
+  if (!sandbox.ok()) {
+    std::fprintf(stderr, "memmgr-worker: %s\n",
+                 std::string(sandbox.status().message()).c_str());
+    return sandbox.status().code() == absl::StatusCode::kInvalidArgument ||
+                   sandbox.status().code() ==
+                       absl::StatusCode::kFailedPrecondition
+               ? kExitCannotRun
+               : kExitUsage;
+  }
+  const memmgr::sandbox::ExitStatus status = (*sandbox)->Run();
+  if (!status.reason.empty()) {
+    std::fprintf(stderr, "memmgr-worker: %s\n", status.reason.c_str());
+  }
+  if (absl::GetFlag(FLAGS_stats)) PrintStats((*sandbox)->stats());
+  return status.ShellStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  memmgr::ShowFlagsOfInHelp("worker/main.cc");
+  absl::SetProgramUsageMessage(kUsage);
+  if (argc >= 2 && std::string(argv[1]) == "run") return Run(argc, argv);
+  // No subcommand: parse anyway so --help / --version work, then explain.
+  absl::ParseCommandLine(argc, argv);
+  std::fprintf(stderr, "usage: %s\n", kUsage);
+  return kExitUsage;
+}

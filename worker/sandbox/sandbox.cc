@@ -1,0 +1,307 @@
+#include "worker/sandbox/sandbox.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "common/byte_size.h"
+#include "common/status_util.h"
+#include "worker/loader/elf_loader.h"
+#include "worker/sandbox/process.h"
+
+namespace memmgr::sandbox {
+namespace {
+
+constexpr int kSigKill = 9;
+constexpr int kSigXcpu = 24;
+constexpr int kSigXfsz = 25;
+
+// Instructions per scheduling slice: ~10 ms of guest time, short enough for
+// the timeout and fairness between forked processes.
+constexpr uint64_t kSliceInstructions = 1 << 22;
+
+// AT_HWCAP for RV64IMAFDC: one bit per extension letter.
+constexpr uint64_t kHwcap = (1u << ('I' - 'A')) | (1u << ('M' - 'A')) |
+                            (1u << ('A' - 'A')) | (1u << ('F' - 'A')) |
+                            (1u << ('D' - 'A')) | (1u << ('C' - 'A'));
+
+const char* SignalName(int sig) {
+  switch (sig) {
+    case 4: return "SIGILL";
+    case 5: return "SIGTRAP";
+    case 7: return "SIGBUS";
+    case 9: return "SIGKILL";
+    case 11: return "SIGSEGV";
+    case 24: return "SIGXCPU";
+    case 25: return "SIGXFSZ";
+  }
+  return "signal";
+}
+
+}  // namespace
+
+Sandbox::Sandbox(SandboxOptions options, GuestIo* io)
+    : options_(std::move(options)), io_(io) {}
+
+Sandbox::~Sandbox() = default;
+
+absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(
+    SandboxOptions options, GuestIo* io) {
+  if (io == nullptr) return absl::InvalidArgumentError("sandbox: no GuestIo");
+  if (options.argv.empty()) {
+    return absl::InvalidArgumentError("sandbox: argv must include argv[0]");
+  }
+  if (options.memory_bytes < (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--memory %s is too small: a guest needs at least 1M",
+        FormatByteSize(options.memory_bytes)));
+  }
+  if (options.stack_bytes < (64 << 10) ||
+      options.stack_bytes > options.memory_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "stack size %s must be between 64K and the memory size %s",
+        FormatByteSize(options.stack_bytes),
+        FormatByteSize(options.memory_bytes)));
+  }
+  if (options.max_processes < 1) {
+    return absl::InvalidArgumentError("max_processes must be at least 1");
+  }
+  std::unique_ptr<Sandbox> sb(new Sandbox(std::move(options), io));
+  MEMMGR_RETURN_IF_ERROR(sb->Load());
+  return sb;
+}
+
+absl::Status Sandbox::Load() {
+  mmu::FramePool::Options pool_options;
+  pool_options.bytes = options_.memory_bytes;
+  pool_options.numa_node = options_.numa_node;
+  auto pool = mmu::FramePool::Create(pool_options);
+  if (!pool.ok()) return pool.status();
+  pool_ = std::move(*pool);
+
+  if (options_.deterministic_random) {
+    rng_state_ = options_.random_seed * 0x9e3779b97f4a7c15ull + 1;
+  }
+  auto image = std::make_shared<mmu::GuestImage>();
+  image->name = options_.program_path;
+  image->bytes = std::move(options_.program);
+  image_ = image;
+
+  mmu::AddressSpace::Options as_options;
+  as_options.limit_pages = options_.memory_bytes / mmu::kPageSize;
+  as_options.stack_limit = options_.stack_bytes;
+  auto as = mmu::AddressSpace::Create(pool_.get(), as_options);
+  if (!as.ok()) return as.status();
+
+  loader::LoadOptions load;
+  load.argv = options_.argv;
+  load.envp = options_.envp;
+  load.execfn = options_.program_path;
+  load.hwcap = kHwcap;
+  load.stack_size = options_.stack_bytes;
+  FillRandom(load.random.data(), load.random.size());
+  auto loaded = loader::LoadElf(**as, image_, load);
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(),
+                        absl::StrFormat("%s: %s", options_.program_path,
+                                        loaded.status().message()));
+  }
+
+  auto p = std::make_unique<Process>();
+  p->pid = next_pid_++;
+  p->ppid = 1;
+  p->as = std::move(*as);
+  p->cpu.pc = loaded->entry;
+  p->cpu.x[rv64::kSp] = loaded->stack_pointer;
+  p->interp = std::make_unique<rv64::Interpreter>(p->as.get(), &p->cpu);
+  processes_.emplace(p->pid, std::move(p));
+  stats_.processes = 1;
+  return absl::OkStatus();
+}
+
+void Sandbox::FillRandom(void* buf, size_t len) {
+  auto* out = static_cast<uint8_t*>(buf);
+  if (options_.deterministic_random) {
+    for (size_t i = 0; i < len; ++i) {
+      // splitmix64, one byte per step: simple and reproducible.
+      uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      out[i] = static_cast<uint8_t>(z ^ (z >> 31));
+    }
+    return;
+  }
+  size_t done = 0;
+  while (done < len) {
+    const ssize_t n = getrandom(out + done, len - done, 0);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+}
+
+bool Sandbox::OverTimeout() const {
+  return options_.timeout > absl::ZeroDuration() &&
+         absl::Now() - start_ > options_.timeout;
+}
+
+ExitStatus Sandbox::Run() {
+  start_ = absl::Now();
+  const int64_t root = processes_.begin()->first;
+  while (!done_) {
+    bool ran = false;
+    std::vector<int64_t> pids;
+    for (const auto& [pid, p] : processes_) pids.push_back(pid);
+    for (int64_t pid : pids) {
+      auto it = processes_.find(pid);
+      if (it == processes_.end()) continue;
+      Process& p = *it->second;
+      if (p.state != Process::State::kRunnable) continue;
+      ran = true;
+      uint64_t budget = kSliceInstructions;
+      if (options_.limit_instructions > 0) {
+        budget = std::min(budget,
+                          options_.limit_instructions - stats_.instructions);
+      }
+      const uint64_t before = p.cpu.instret;
+      const absl::Time t0 = absl::Now();
+      const rv64::Stop stop = p.interp->Run(before + budget);
+      stats_.cpu_time += absl::Now() - t0;
+      stats_.instructions += p.cpu.instret - before;
+      stats_.peak_frames =
+          std::max(stats_.peak_frames, pool_->GetStats().used_frames);
+
+      switch (stop.reason) {
+        case rv64::StopReason::kEcall:
+          ++stats_.syscalls;
+          switch (Syscall(p)) {
+            case SyscallResult::kContinue: break;
+            case SyscallResult::kBlocked:
+              p.state = Process::State::kWaiting;
+              break;
+            case SyscallResult::kExit: break;  // Exit() was called
+          }
+          break;
+        case rv64::StopReason::kLimit:
+          if (options_.limit_instructions > 0 &&
+              stats_.instructions >= options_.limit_instructions) {
+            ExitStatus st;
+            st.kind = ExitKind::kLimit;
+            st.signal = kSigXcpu;
+            st.reason = absl::StrFormat(
+                "instruction limit reached (--limit_instructions=%d)",
+                options_.limit_instructions);
+            Exit(*processes_[root], st);
+          }
+          break;
+        default: {
+          ExitStatus st;
+          st.kind = ExitKind::kSignaled;
+          st.signal = stop.Signal();
+          std::string what;
+          if (stop.reason == rv64::StopReason::kFault) {
+            what = absl::StrFormat(
+                "%s fault at 0x%x (%s)", mmu::AccessName(stop.fault.access),
+                stop.fault.address, mmu::FaultReasonName(stop.fault.reason));
+            if (stop.fault.reason == mmu::FaultReason::kMemoryLimit ||
+                stop.fault.reason == mmu::FaultReason::kOutOfMemory) {
+              what = absl::StrFormat("out of memory (--memory=%s)",
+                                     FormatByteSize(options_.memory_bytes));
+            }
+          } else if (stop.reason == rv64::StopReason::kIllegal) {
+            what = absl::StrFormat("illegal instruction 0x%08x",
+                                   stop.insn_word);
+          } else if (stop.reason == rv64::StopReason::kMisaligned) {
+            what = absl::StrFormat("misaligned atomic access at 0x%x",
+                                   stop.address);
+          } else {
+            what = rv64::StopReasonName(stop.reason);
+          }
+          st.reason = absl::StrFormat("killed by %s: %s at pc 0x%x",
+                                      SignalName(st.signal), what, p.cpu.pc);
+          Exit(p, st);
+          break;
+        }
+      }
+      if (!done_ && OverTimeout()) {
+        ExitStatus st;
+        st.kind = ExitKind::kLimit;
+        st.signal = kSigXcpu;
+        st.reason = absl::StrFormat("timeout after %s (--timeout)",
+                                    absl::FormatDuration(options_.timeout));
+        Exit(*processes_[root], st);
+      }
+      if (done_) break;
+    }
+    if (!ran && !done_) {
+      // Every process waits: cannot happen (wait4 only blocks with a live
+      // child), but never spin.
+      ExitStatus st;
+      st.kind = ExitKind::kSignaled;
+      st.signal = kSigKill;
+      st.reason = "deadlock: every process is blocked";
+      Exit(*processes_[root], st);
+    }
+  }
+  return exit_status_;
+}
+
+void Sandbox::Exit(Process& p, ExitStatus status) {
+  if (p.pid == processes_.begin()->first) {
+    done_ = true;
+    exit_status_ = std::move(status);
+    return;
+  }
+  p.state = Process::State::kZombie;
+  p.wait_status = status.kind == ExitKind::kExited
+                      ? (status.code & 0xff) << 8
+                      : (status.signal & 0x7f);
+  Retire(p);
+  // Orphans of p are reparented to the first process, like to init.
+  for (auto& [pid, q] : processes_) {
+    if (q->ppid == p.pid) q->ppid = processes_.begin()->first;
+  }
+  if (auto it = processes_.find(p.ppid); it != processes_.end()) {
+    Process& parent = *it->second;
+    if (parent.state == Process::State::kWaiting) TryCompleteWait(parent);
+  }
+}
+
+void Sandbox::Retire(Process& p) {
+  if (p.as == nullptr) return;
+  const mmu::MmuStats s = p.as->GetStats();
+  for (int i = 0; i < mmu::kFaultClassCount; ++i) {
+    retired_mmu_.faults[i] += s.faults[i];
+  }
+  retired_mmu_.tlb_hits += s.tlb_hits;
+  retired_mmu_.tlb_misses += s.tlb_misses;
+  retired_mmu_.tlb_flushes += s.tlb_flushes;
+  retired_mmu_.peak_rss_pages =
+      std::max(retired_mmu_.peak_rss_pages, s.peak_rss_pages);
+  retired_decoded_ += p.interp->code().decoded();
+  p.interp.reset();
+  p.as.reset();
+}
+
+SandboxStats Sandbox::stats() const {
+  SandboxStats s = stats_;
+  s.mmu = retired_mmu_;
+  s.decoded_instructions = retired_decoded_;
+  for (const auto& [pid, p] : processes_) {
+    if (p->as == nullptr) continue;
+    const mmu::MmuStats m = p->as->GetStats();
+    for (int i = 0; i < mmu::kFaultClassCount; ++i) {
+      s.mmu.faults[i] += m.faults[i];
+    }
+    s.mmu.tlb_hits += m.tlb_hits;
+    s.mmu.tlb_misses += m.tlb_misses;
+    s.mmu.tlb_flushes += m.tlb_flushes;
+    s.mmu.peak_rss_pages = std::max(s.mmu.peak_rss_pages, m.peak_rss_pages);
+    s.mmu.rss_pages += m.rss_pages;
+    s.decoded_instructions += p->interp->code().decoded();
+  }
+  return s;
+}
+
+}  // namespace memmgr::sandbox

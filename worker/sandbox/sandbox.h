@@ -1,0 +1,174 @@
+// Sandbox: one guest program and the processes it forks, run to completion
+// on the calling thread. It owns a FramePool (the sandbox's memory), and per
+// process an AddressSpace, a CpuState and an Interpreter; it implements the
+// Linux riscv64 syscall subset (syscalls.cc) and enforces the limits.
+//
+//   Sandbox::Create(options)  validates options, loads the ELF (loader/)
+//   Run()                     runs every process until the first one exits
+//
+// Processes are scheduled round-robin in slices of instructions; a process
+// blocked in wait4 is skipped until a child exits. There are no threads
+// (clone without SIGCHLD-only flags is ENOSYS) and no async signals.
+//
+// Stop statuses are shell-like: a guest exit gives its code; a guest killed
+// by a fault gives 128 + the signal Linux would send (SIGSEGV, SIGILL,
+// SIGTRAP, SIGBUS, SIGKILL for out-of-memory); a limit gives 128 + SIGXCPU
+// (instructions, timeout) or 128 + SIGXFSZ (output), like RLIMIT_CPU and
+// RLIMIT_FSIZE would. `reason` says which, in one line.
+//
+// Thread-safety: not thread-safe; one thread runs a sandbox.
+#ifndef MEMMGR_WORKER_SANDBOX_SANDBOX_H_
+#define MEMMGR_WORKER_SANDBOX_SANDBOX_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "worker/mmu/address_space.h"
+#include "worker/mmu/frame_pool.h"
+#include "worker/rv64/cpu_state.h"
+#include "worker/rv64/interpreter.h"
+#include "worker/sandbox/guest_io.h"
+
+namespace memmgr::sandbox {
+
+struct SandboxOptions {
+  std::string program_path;        // for messages and AT_EXECFN
+  std::string program;             // the ELF file's bytes
+  std::vector<std::string> argv;   // argv[0] included
+  std::vector<std::string> envp;   // exactly the guest's environment
+  // Files the guest may open (read-only): guest path -> contents.
+  std::map<std::string, std::string> files;
+  uint64_t memory_bytes = 256 << 20;  // frames for all processes
+  uint64_t stack_bytes = 8 << 20;     // RLIMIT_STACK
+  uint64_t limit_instructions = 0;    // 0 = none
+  uint64_t limit_output_bytes = 0;    // stdout + stderr; 0 = none
+  absl::Duration timeout = absl::ZeroDuration();  // wall clock; 0 = none
+  int max_processes = 64;
+  // AT_RANDOM and getrandom: host entropy unless a seed is given.
+  bool deterministic_random = false;
+  uint64_t random_seed = 0;
+  int numa_node = -1;
+};
+
+enum class ExitKind {
+  kExited,       // exit/exit_group
+  kSignaled,     // killed by a fault (signal)
+  kLimit,        // an instruction / output / time limit
+};
+
+struct ExitStatus {
+  ExitKind kind = ExitKind::kExited;
+  int code = 0;    // kExited: the guest's status (0..255)
+  int signal = 0;  // kSignaled / kLimit: the signal
+  std::string reason;  // one line, empty for a normal exit
+  // The status a shell would report: code, or 128 + signal.
+  int ShellStatus() const { return kind == ExitKind::kExited ? code : 128 + signal; }
+};
+
+struct SandboxStats {
+  uint64_t instructions = 0;
+  absl::Duration cpu_time;   // time spent running guest code
+  mmu::MmuStats mmu;         // summed over every process that ran
+  uint64_t peak_frames = 0;  // frame pool high-water mark
+  uint64_t syscalls = 0;
+  std::map<uint64_t, uint64_t> unknown_syscalls;  // number -> count
+  uint64_t processes = 0;    // created, including the first
+  uint64_t decoded_instructions = 0;
+  uint64_t output_bytes = 0;
+};
+
+class Sandbox {
+ public:
+  // Validates the options and loads the program: INVALID_ARGUMENT /
+  // FAILED_PRECONDITION with the loader's message for a bad ELF.
+  static absl::StatusOr<std::unique_ptr<Sandbox>> Create(SandboxOptions options,
+                                                         GuestIo* io);
+  ~Sandbox();
+
+  // Runs until the first process exits or is killed, or a limit is hit.
+  ExitStatus Run();
+
+  SandboxStats stats() const;
+
+ private:
+  struct Process;
+  enum class SyscallResult { kContinue, kBlocked, kExit };
+
+  Sandbox(SandboxOptions options, GuestIo* io);
+  absl::Status Load();
+  // One syscall of `p` (a7 and a0..a5 in its registers).
+  SyscallResult Syscall(Process& p);
+  void Exit(Process& p, ExitStatus status);
+  bool TryCompleteWait(Process& parent);
+  void Retire(Process& p);  // sums its stats and frees its memory
+  bool OverTimeout() const;
+
+  // syscalls.cc
+  int64_t SysRead(Process& p, int fd, uint64_t buf, uint64_t len);
+  int64_t SysWrite(Process& p, int fd, uint64_t buf, uint64_t len);
+  int64_t SysReadv(Process& p, int fd, uint64_t iov, uint64_t cnt);
+  int64_t SysWritev(Process& p, int fd, uint64_t iov, uint64_t cnt);
+  int64_t SysOpenat(Process& p, int64_t dirfd, uint64_t path, int64_t flags);
+  int64_t SysClose(Process& p, int fd);
+  int64_t SysLseek(Process& p, int fd, int64_t off, int whence);
+  int64_t SysFstat(Process& p, int fd, uint64_t buf);
+  int64_t SysNewfstatat(Process& p, int64_t dirfd, uint64_t path, uint64_t buf,
+                        int64_t flags);
+  int64_t SysIoctl(Process& p, int fd, uint64_t req, uint64_t arg);
+  int64_t SysMmap(Process& p, uint64_t addr, uint64_t len, uint64_t prot,
+                  uint64_t flags, int64_t fd, uint64_t off);
+  int64_t SysMunmap(Process& p, uint64_t addr, uint64_t len);
+  int64_t SysMprotect(Process& p, uint64_t addr, uint64_t len, uint64_t prot);
+  int64_t SysMremap(Process& p, uint64_t old_addr, uint64_t old_len,
+                    uint64_t new_len, uint64_t flags, uint64_t new_addr);
+  int64_t SysMadvise(Process& p, uint64_t addr, uint64_t len, int64_t advice);
+  int64_t SysBrk(Process& p, uint64_t addr);
+  int64_t SysClockGettime(Process& p, int64_t clock, uint64_t ts);
+  int64_t SysGettimeofday(Process& p, uint64_t tv);
+  int64_t SysNanosleep(Process& p, uint64_t req, uint64_t rem);
+  int64_t SysGetrandom(Process& p, uint64_t buf, uint64_t len);
+  int64_t SysUname(Process& p, uint64_t buf);
+  int64_t SysPrlimit(Process& p, int64_t pid, int64_t res, uint64_t new_limit,
+                     uint64_t old_limit);
+  int64_t SysRtSigaction(Process& p, int64_t sig, uint64_t act, uint64_t oact,
+                         uint64_t size);
+  int64_t SysRtSigprocmask(Process& p, int64_t how, uint64_t set,
+                           uint64_t oset, uint64_t size);
+  int64_t SysClone(Process& p, uint64_t flags, uint64_t stack);
+  int64_t SysWait4(Process& p, int64_t pid, uint64_t status, int64_t options,
+                   uint64_t rusage, SyscallResult* result);
+
+  // Copies for syscalls: false (the caller returns -EFAULT) on a bad pointer.
+  bool CopyIn(Process& p, uint64_t va, void* dst, uint64_t len);
+  bool CopyOut(Process& p, uint64_t va, const void* src, uint64_t len);
+  // A NUL-terminated guest string of at most `max` bytes.
+  bool CopyInString(Process& p, uint64_t va, uint64_t max, std::string* out);
+  void FillRandom(void* buf, size_t len);
+  // Emits output subject to the output limit; false if the limit stopped it.
+  int64_t EmitOutput(Process& p, int fd, absl::string_view data);
+
+  SandboxOptions options_;
+  GuestIo* const io_;
+  std::unique_ptr<mmu::FramePool> pool_;
+  std::shared_ptr<const mmu::GuestImage> image_;
+  std::map<int64_t, std::unique_ptr<Process>> processes_;  // by pid
+  int64_t next_pid_ = 1000;
+  bool done_ = false;
+  ExitStatus exit_status_;
+  absl::Time start_;
+  uint64_t rng_state_ = 0;
+  SandboxStats stats_;
+  mmu::MmuStats retired_mmu_;
+  uint64_t retired_decoded_ = 0;
+};
+
+}  // namespace memmgr::sandbox
+
+#endif  // MEMMGR_WORKER_SANDBOX_SANDBOX_H_
