@@ -32,8 +32,13 @@ def memmgr_system_deps():
             "zstd.h",
             "zstd_errors.h",
         ],
-        # Like find_program(MEMMGR_PROMTOOL promtool) in tests/CMakeLists.txt.
-        optional_programs = {"PROMTOOL": "promtool"},
+        # Like find_program(MEMMGR_PROMTOOL promtool) and
+        # find_program(MEMMGR_RISCV64_GCC riscv64-linux-gnu-gcc) in
+        # tests/CMakeLists.txt.
+        optional_programs = {
+            "PROMTOOL": "promtool",
+            "RISCV64_GCC": "riscv64-linux-gnu-gcc",
+        },
         tools = {
             "protoc": "protoc",
             "grpc_cpp_plugin": "grpc_cpp_plugin",

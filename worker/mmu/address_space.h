@@ -189,6 +189,9 @@ class AddressSpace {
   MmuStats GetStats() const;
   const VmaSet& vmas() const { return vmas_; }
   const Options& options() const { return options_; }
+  // Top of the mmap area (options().mmap_base, or derived from va_limit and
+  // stack_limit); the ELF loader places a static-PIE image below it.
+  GuestAddr mmap_base() const { return mmap_base_; }
   FramePool* pool() const { return pool_; }
   // /proc/<pid>/maps-style listing.
   std::string DumpMaps() const;

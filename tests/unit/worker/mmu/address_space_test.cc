@@ -370,6 +370,25 @@ TEST_F(AddressSpaceTest, MmapPicksFreeRangesTopDownAndHonoursHints) {
   EXPECT_TRUE(IsPageAligned(*unaligned_hint));
 }
 
+TEST_F(AddressSpaceTest, MmapBaseLeavesTheStackGapBelowVaLimit) {
+  // mm/util.c mmap_base(): the stack rlimit, at least 128 MiB, below the top.
+  EXPECT_EQ(mm_->mmap_base(), kMaxUserVa - (128ull << 20));
+  AddressSpace::Options big_stack;
+  big_stack.stack_limit = 256ull << 20;
+  EXPECT_EQ(NewMm(big_stack)->mmap_base(), kMaxUserVa - (256ull << 20));
+  AddressSpace::Options small;  // the gap is capped at half the space
+  small.va_limit = 64ull << 20;
+  EXPECT_EQ(NewMm(small)->mmap_base(),
+            small.va_limit - PageDown((small.va_limit - 0x10000) / 2));
+  AddressSpace::Options given;
+  given.mmap_base = 0x40000000;
+  EXPECT_EQ(NewMm(given)->mmap_base(), 0x40000000u);
+  // Top-down placement starts there.
+  auto a = mm_->Mmap(0, kPageSize, kProtRead, 0);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a + kPageSize, mm_->mmap_base());
+}
+
 TEST_F(AddressSpaceTest, MmapFixedReplacesAndNoReplaceRefuses) {
   MapFixed(kBase, 2 * kPageSize, kProtRead | kProtWrite);
   Fault f;
