@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -642,6 +643,22 @@ TEST_F(ElfLoaderTest, SegmentOverlappingTheStackIsRejected) {
   EXPECT_THAT(Msg(p.status()),
               HasSubstr("segment 1 (0x7fffffff0300-0x7fffffff0400) overlaps "
                         "the initial stack"));
+  EXPECT_EQ(mm_->vmas().size(), 0u);
+}
+
+TEST_F(ElfLoaderTest, InitialStackThatDoesNotFitTheAddressSpaceIsRejected) {
+  AddressSpace::Options ao;
+  ao.va_limit = 0x120000;  // 1.06 MiB above mmap_min_addr
+  LoadOptions o = Options();
+  for (int i = 0; i < 10; ++i) o.envp.push_back(std::string(120 << 10, 'f'));
+  auto p = Load(MakeExec().Build(), o, ao);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(p.status()), HasSubstr("the initial stack frame (up to 0x"));
+  // The frame fits, but not with setup_arg_pages' 128 KiB below it.
+  o.envp.pop_back();
+  p = Load(MakeExec().Build(), o, ao);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(p.status()), HasSubstr("the initial stack (0x"));
   EXPECT_EQ(mm_->vmas().size(), 0u);
 }
 
