@@ -32,7 +32,7 @@
 
 extern char** environ;
 
-ABSL_FLAG(memmgr::ByteSize, memory, memmgr::ByteSize{256 << 20},
+ABSL_FLAG(memmgr::ByteSize, memory, memmgr::ByteSize{uint64_t{1} << 30},
           "memory for the guest and every process it forks (frames; e.g. "
           "64M, 1G); exceeding it kills the guest with SIGKILL (exit 137)");
 ABSL_FLAG(memmgr::ByteSize, stack, memmgr::ByteSize{8 << 20},
@@ -61,7 +61,7 @@ ABSL_FLAG(int, max_processes, 64, "most live processes the guest may fork");
 
 namespace {
 
-constexpr int kExitUsage = 125;     // like env(1)/timeout(1): our own error
+constexpr int kExitUsage = 125;      // like env(1)/timeout(1): our own error
 constexpr int kExitCannotRun = 126;  // the file is not a program we run
 constexpr int kExitNotFound = 127;
 
@@ -91,8 +91,8 @@ bool ReadFile(const std::string& path, std::string* out, std::string* error) {
 
 void PrintStats(const memmgr::sandbox::SandboxStats& s) {
   const double secs = absl::ToDoubleSeconds(s.cpu_time);
-  const double mips = secs > 0 ? static_cast<double>(s.instructions) / secs / 1e6
-                               : 0.0;
+  const double mips =
+      secs > 0 ? static_cast<double>(s.instructions) / secs / 1e6 : 0.0;
   std::string faults;
   for (int i = 0; i < memmgr::mmu::kFaultClassCount; ++i) {
     if (s.mmu.faults[i] == 0) continue;
@@ -105,30 +105,29 @@ void PrintStats(const memmgr::sandbox::SandboxStats& s) {
   for (const auto& [nr, n] : s.unknown_syscalls) {
     absl::StrAppendFormat(&unknown, " %d×%d", nr, n);
   }
-  std::fprintf(
-      stderr,
-      "memmgr-worker stats:\n"
-      "  instructions  %llu\n"
-      "  guest time    %.3f s (%.1f MIPS)\n"
-      "  syscalls      %llu (ENOSYS:%s)\n"
-      "  processes     %llu\n"
-      "  peak frames   %llu (%s)\n"
-      "  tlb hit rate  %.4f%% (%llu hits, %llu misses)\n"
-      "  faults       %s\n"
-      "  decoded       %llu instructions\n"
-      "  output        %llu bytes\n",
-      static_cast<unsigned long long>(s.instructions), secs, mips,
-      static_cast<unsigned long long>(s.syscalls),
-      unknown.empty() ? " none" : unknown.c_str(),
-      static_cast<unsigned long long>(s.processes),
-      static_cast<unsigned long long>(s.peak_frames),
-      memmgr::HumanBytes(s.peak_frames * 4096).c_str(),
-      100.0 * s.mmu.TlbHitRate(),
-      static_cast<unsigned long long>(s.mmu.tlb_hits),
-      static_cast<unsigned long long>(s.mmu.tlb_misses),
-      faults.empty() ? " none" : faults.c_str(),
-      static_cast<unsigned long long>(s.decoded_instructions),
-      static_cast<unsigned long long>(s.output_bytes));
+  std::fprintf(stderr,
+               "memmgr-worker stats:\n"
+               "  instructions  %llu\n"
+               "  guest time    %.3f s (%.1f MIPS)\n"
+               "  syscalls      %llu (ENOSYS:%s)\n"
+               "  processes     %llu\n"
+               "  peak frames   %llu (%s)\n"
+               "  tlb hit rate  %.4f%% (%llu hits, %llu misses)\n"
+               "  faults       %s\n"
+               "  decoded       %llu instructions\n"
+               "  output        %llu bytes\n",
+               static_cast<unsigned long long>(s.instructions), secs, mips,
+               static_cast<unsigned long long>(s.syscalls),
+               unknown.empty() ? " none" : unknown.c_str(),
+               static_cast<unsigned long long>(s.processes),
+               static_cast<unsigned long long>(s.peak_frames),
+               memmgr::HumanBytes(s.peak_frames * 4096).c_str(),
+               100.0 * s.mmu.TlbHitRate(),
+               static_cast<unsigned long long>(s.mmu.tlb_hits),
+               static_cast<unsigned long long>(s.mmu.tlb_misses),
+               faults.empty() ? " none" : faults.c_str(),
+               static_cast<unsigned long long>(s.decoded_instructions),
+               static_cast<unsigned long long>(s.output_bytes));
 }
 
 int Run(int argc, char** argv) {

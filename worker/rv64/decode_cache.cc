@@ -38,6 +38,7 @@ DecodedPage* DecodeCache::LookupSlow(GuestAddr page, mmu::Fault* fault) {
     p->va = page;
     for (int i = kSlotsPerPage; i < kSlotsPerPage + 2; ++i) {
       p->slots[i].op = Op::kPageEnd;
+      p->slots[i].dispatch = 2 * static_cast<uint16_t>(Op::kPageEnd);
     }
     as_->MarkCode(page);
     pages_.emplace(page, PagePtr(p));

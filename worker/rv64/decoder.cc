@@ -28,7 +28,7 @@ constexpr uint8_t IntRd(uint32_t rd) {
 }
 
 Insn Make(Op op, uint32_t rd, uint32_t rs1, uint32_t rs2, int32_t imm,
-          uint8_t len, uint32_t raw) {
+          uint8_t len) {
   Insn i;
   i.op = op;
   i.rd = static_cast<uint8_t>(rd);
@@ -36,12 +36,11 @@ Insn Make(Op op, uint32_t rd, uint32_t rs1, uint32_t rs2, int32_t imm,
   i.rs2 = static_cast<uint8_t>(rs2);
   i.imm = imm;
   i.len = len;
-  i.raw = raw;
   return i;
 }
 
 Insn Illegal(uint32_t raw, uint8_t len) {
-  return Make(Op::kIllegal, 0, 0, 0, 0, len, raw);
+  return Make(Op::kIllegal, 0, 0, 0, static_cast<int32_t>(raw), len);
 }
 
 // Picks the cheaper equivalent where one exists (li, mv, j): they are the
@@ -67,7 +66,7 @@ Insn DecodeOpFp(uint32_t w) {
   const bool dbl = f7 & 1;
   auto fp = [&](Op op) {  // FP destination, rounding mode field
     if (f3 == 5 || f3 == 6) return Illegal(w, 4);
-    Insn i = Make(op, rd, rs1, rs2, 0, 4, w);
+    Insn i = Make(op, rd, rs1, rs2, 0, 4);
     i.rm = static_cast<uint8_t>(f3);
     return i;
   };
@@ -77,14 +76,22 @@ Insn DecodeOpFp(uint32_t w) {
     return i;
   };
   switch (f7) {
-    case 0x00: return fp(Op::kFaddS);
-    case 0x01: return fp(Op::kFaddD);
-    case 0x04: return fp(Op::kFsubS);
-    case 0x05: return fp(Op::kFsubD);
-    case 0x08: return fp(Op::kFmulS);
-    case 0x09: return fp(Op::kFmulD);
-    case 0x0c: return fp(Op::kFdivS);
-    case 0x0d: return fp(Op::kFdivD);
+    case 0x00:
+      return fp(Op::kFaddS);
+    case 0x01:
+      return fp(Op::kFaddD);
+    case 0x04:
+      return fp(Op::kFsubS);
+    case 0x05:
+      return fp(Op::kFsubD);
+    case 0x08:
+      return fp(Op::kFmulS);
+    case 0x09:
+      return fp(Op::kFmulD);
+    case 0x0c:
+      return fp(Op::kFdivS);
+    case 0x0d:
+      return fp(Op::kFdivD);
     case 0x2c:
     case 0x2d:
       if (rs2 != 0) break;
@@ -94,14 +101,14 @@ Insn DecodeOpFp(uint32_t w) {
       static constexpr Op kS[] = {Op::kFsgnjS, Op::kFsgnjnS, Op::kFsgnjxS};
       static constexpr Op kD[] = {Op::kFsgnjD, Op::kFsgnjnD, Op::kFsgnjxD};
       if (f3 > 2) break;
-      return Make(dbl ? kD[f3] : kS[f3], rd, rs1, rs2, 0, 4, w);
+      return Make(dbl ? kD[f3] : kS[f3], rd, rs1, rs2, 0, 4);
     }
     case 0x14:
     case 0x15:
       if (f3 > 1) break;
-      return Make(dbl ? (f3 ? Op::kFmaxD : Op::kFminD)
-                      : (f3 ? Op::kFmaxS : Op::kFminS),
-                  rd, rs1, rs2, 0, 4, w);
+      return Make(
+          dbl ? (f3 ? Op::kFmaxD : Op::kFminD) : (f3 ? Op::kFmaxS : Op::kFminS),
+          rd, rs1, rs2, 0, 4);
     case 0x20:  // fcvt.s.d
       if (rs2 != 1) break;
       return fp(Op::kFcvtSD);
@@ -113,7 +120,7 @@ Insn DecodeOpFp(uint32_t w) {
       static constexpr Op kS[] = {Op::kFleS, Op::kFltS, Op::kFeqS};
       static constexpr Op kD[] = {Op::kFleD, Op::kFltD, Op::kFeqD};
       if (f3 > 2) break;
-      return Make(dbl ? kD[f3] : kS[f3], IntRd(rd), rs1, rs2, 0, 4, w);
+      return Make(dbl ? kD[f3] : kS[f3], IntRd(rd), rs1, rs2, 0, 4);
     }
     case 0x60:
     case 0x61: {
@@ -137,18 +144,16 @@ Insn DecodeOpFp(uint32_t w) {
     case 0x71:
       if (rs2 != 0) break;
       if (f3 == 0) {
-        return Make(dbl ? Op::kFmvXD : Op::kFmvXW, IntRd(rd), rs1, 0, 0, 4,
-                    w);
+        return Make(dbl ? Op::kFmvXD : Op::kFmvXW, IntRd(rd), rs1, 0, 0, 4);
       }
       if (f3 == 1) {
-        return Make(dbl ? Op::kFclassD : Op::kFclassS, IntRd(rd), rs1, 0, 0,
-                    4, w);
+        return Make(dbl ? Op::kFclassD : Op::kFclassS, IntRd(rd), rs1, 0, 0, 4);
       }
       break;
     case 0x78:
     case 0x79:
       if (rs2 != 0 || f3 != 0) break;
-      return Make(dbl ? Op::kFmvDX : Op::kFmvWX, rd, rs1, 0, 0, 4, w);
+      return Make(dbl ? Op::kFmvDX : Op::kFmvWX, rd, rs1, 0, 0, 4);
     default:
       break;
   }
@@ -167,19 +172,40 @@ Insn DecodeAmo(uint32_t w) {
       if (rs2 != 0) return Illegal(w, 4);
       op = d ? Op::kLrD : Op::kLrW;
       break;
-    case 0x03: op = d ? Op::kScD : Op::kScW; break;
-    case 0x01: op = d ? Op::kAmoswapD : Op::kAmoswapW; break;
-    case 0x00: op = d ? Op::kAmoaddD : Op::kAmoaddW; break;
-    case 0x04: op = d ? Op::kAmoxorD : Op::kAmoxorW; break;
-    case 0x0c: op = d ? Op::kAmoandD : Op::kAmoandW; break;
-    case 0x08: op = d ? Op::kAmoorD : Op::kAmoorW; break;
-    case 0x10: op = d ? Op::kAmominD : Op::kAmominW; break;
-    case 0x14: op = d ? Op::kAmomaxD : Op::kAmomaxW; break;
-    case 0x18: op = d ? Op::kAmominuD : Op::kAmominuW; break;
-    case 0x1c: op = d ? Op::kAmomaxuD : Op::kAmomaxuW; break;
-    default: return Illegal(w, 4);
+    case 0x03:
+      op = d ? Op::kScD : Op::kScW;
+      break;
+    case 0x01:
+      op = d ? Op::kAmoswapD : Op::kAmoswapW;
+      break;
+    case 0x00:
+      op = d ? Op::kAmoaddD : Op::kAmoaddW;
+      break;
+    case 0x04:
+      op = d ? Op::kAmoxorD : Op::kAmoxorW;
+      break;
+    case 0x0c:
+      op = d ? Op::kAmoandD : Op::kAmoandW;
+      break;
+    case 0x08:
+      op = d ? Op::kAmoorD : Op::kAmoorW;
+      break;
+    case 0x10:
+      op = d ? Op::kAmominD : Op::kAmominW;
+      break;
+    case 0x14:
+      op = d ? Op::kAmomaxD : Op::kAmomaxW;
+      break;
+    case 0x18:
+      op = d ? Op::kAmominuD : Op::kAmominuW;
+      break;
+    case 0x1c:
+      op = d ? Op::kAmomaxuD : Op::kAmomaxuW;
+      break;
+    default:
+      return Illegal(w, 4);
   }
-  return Make(op, IntRd(rd), rs1, rs2, 0, 4, w);
+  return Make(op, IntRd(rd), rs1, rs2, 0, 4);
 }
 
 Insn Decode32(uint32_t w) {
@@ -194,54 +220,61 @@ Insn Decode32(uint32_t w) {
                                  (Bits(w, 30, 25) << 5) | (Bits(w, 11, 8) << 1),
                              13);
   const int32_t imm_u = static_cast<int32_t>(w & 0xfffff000u);
-  const int32_t imm_j =
-      Sext((Bit(w, 31) << 20) | (Bits(w, 19, 12) << 12) | (Bit(w, 20) << 11) |
-               (Bits(w, 30, 21) << 1),
-           21);
+  const int32_t imm_j = Sext((Bit(w, 31) << 20) | (Bits(w, 19, 12) << 12) |
+                                 (Bit(w, 20) << 11) | (Bits(w, 30, 21) << 1),
+                             21);
   switch (w & 0x7f) {
-    case 0x37: return Make(Op::kLui, IntRd(rd), 0, 0, imm_u, 4, w);
-    case 0x17: return Make(Op::kAuipc, IntRd(rd), 0, 0, imm_u, 4, w);
-    case 0x6f: return Make(Op::kJal, IntRd(rd), 0, 0, imm_j, 4, w);
+    case 0x37:
+      return Make(Op::kLui, IntRd(rd), 0, 0, imm_u, 4);
+    case 0x17:
+      return Make(Op::kAuipc, IntRd(rd), 0, 0, imm_u, 4);
+    case 0x6f:
+      return Make(Op::kJal, IntRd(rd), 0, 0, imm_j, 4);
     case 0x67:
       if (f3 != 0) break;
-      return Make(Op::kJalr, IntRd(rd), rs1, 0, imm_i, 4, w);
+      return Make(Op::kJalr, IntRd(rd), rs1, 0, imm_i, 4);
     case 0x63: {
-      static constexpr Op kOps[] = {Op::kBeq,     Op::kBne,    Op::kIllegal,
-                                    Op::kIllegal, Op::kBlt,    Op::kBge,
+      static constexpr Op kOps[] = {Op::kBeq,     Op::kBne, Op::kIllegal,
+                                    Op::kIllegal, Op::kBlt, Op::kBge,
                                     Op::kBltu,    Op::kBgeu};
       if (kOps[f3] == Op::kIllegal) break;
-      return Make(kOps[f3], 0, rs1, rs2, imm_b, 4, w);
+      return Make(kOps[f3], 0, rs1, rs2, imm_b, 4);
     }
     case 0x03: {
-      static constexpr Op kOps[] = {Op::kLb,  Op::kLh,  Op::kLw,
-                                    Op::kLd,  Op::kLbu, Op::kLhu,
-                                    Op::kLwu, Op::kIllegal};
+      static constexpr Op kOps[] = {Op::kLb,  Op::kLh,  Op::kLw,  Op::kLd,
+                                    Op::kLbu, Op::kLhu, Op::kLwu, Op::kIllegal};
       if (kOps[f3] == Op::kIllegal) break;
-      return Make(kOps[f3], IntRd(rd), rs1, 0, imm_i, 4, w);
+      return Make(kOps[f3], IntRd(rd), rs1, 0, imm_i, 4);
     }
     case 0x23: {
       static constexpr Op kOps[] = {Op::kSb, Op::kSh, Op::kSw, Op::kSd};
       if (f3 > 3) break;
-      return Make(kOps[f3], 0, rs1, rs2, imm_s, 4, w);
+      return Make(kOps[f3], 0, rs1, rs2, imm_s, 4);
     }
     case 0x13: {
       const uint32_t shamt = Bits(w, 25, 20), f6 = Bits(w, 31, 26);
       switch (f3) {
-        case 0: return Make(Op::kAddi, IntRd(rd), rs1, 0, imm_i, 4, w);
+        case 0:
+          return Make(Op::kAddi, IntRd(rd), rs1, 0, imm_i, 4);
         case 1:
           if (f6 != 0) break;
-          return Make(Op::kSlli, IntRd(rd), rs1, 0, shamt, 4, w);
-        case 2: return Make(Op::kSlti, IntRd(rd), rs1, 0, imm_i, 4, w);
-        case 3: return Make(Op::kSltiu, IntRd(rd), rs1, 0, imm_i, 4, w);
-        case 4: return Make(Op::kXori, IntRd(rd), rs1, 0, imm_i, 4, w);
+          return Make(Op::kSlli, IntRd(rd), rs1, 0, shamt, 4);
+        case 2:
+          return Make(Op::kSlti, IntRd(rd), rs1, 0, imm_i, 4);
+        case 3:
+          return Make(Op::kSltiu, IntRd(rd), rs1, 0, imm_i, 4);
+        case 4:
+          return Make(Op::kXori, IntRd(rd), rs1, 0, imm_i, 4);
         case 5:
-          if (f6 == 0) return Make(Op::kSrli, IntRd(rd), rs1, 0, shamt, 4, w);
+          if (f6 == 0) return Make(Op::kSrli, IntRd(rd), rs1, 0, shamt, 4);
           if (f6 == 0x10) {
-            return Make(Op::kSrai, IntRd(rd), rs1, 0, shamt, 4, w);
+            return Make(Op::kSrai, IntRd(rd), rs1, 0, shamt, 4);
           }
           break;
-        case 6: return Make(Op::kOri, IntRd(rd), rs1, 0, imm_i, 4, w);
-        case 7: return Make(Op::kAndi, IntRd(rd), rs1, 0, imm_i, 4, w);
+        case 6:
+          return Make(Op::kOri, IntRd(rd), rs1, 0, imm_i, 4);
+        case 7:
+          return Make(Op::kAndi, IntRd(rd), rs1, 0, imm_i, 4);
       }
       break;
     }
@@ -254,32 +287,32 @@ Insn Decode32(uint32_t w) {
       } else if (f7 == 0x20) {
         op = f3 == 0 ? Op::kSub : f3 == 5 ? Op::kSra : Op::kIllegal;
       } else if (f7 == 0x01) {
-        static constexpr Op kOps[] = {Op::kMul,  Op::kMulh, Op::kMulhsu,
-                                      Op::kMulhu, Op::kDiv, Op::kDivu,
-                                      Op::kRem,  Op::kRemu};
+        static constexpr Op kOps[] = {Op::kMul,   Op::kMulh, Op::kMulhsu,
+                                      Op::kMulhu, Op::kDiv,  Op::kDivu,
+                                      Op::kRem,   Op::kRemu};
         op = kOps[f3];
       }
       if (op == Op::kIllegal) break;
-      return Make(op, IntRd(rd), rs1, rs2, 0, 4, w);
+      return Make(op, IntRd(rd), rs1, rs2, 0, 4);
     }
     case 0x1b: {
       const uint32_t shamt = Bits(w, 24, 20);
-      if (f3 == 0) return Make(Op::kAddiw, IntRd(rd), rs1, 0, imm_i, 4, w);
+      if (f3 == 0) return Make(Op::kAddiw, IntRd(rd), rs1, 0, imm_i, 4);
       if (f3 == 1 && f7 == 0) {
-        return Make(Op::kSlliw, IntRd(rd), rs1, 0, shamt, 4, w);
+        return Make(Op::kSlliw, IntRd(rd), rs1, 0, shamt, 4);
       }
       if (f3 == 5 && f7 == 0) {
-        return Make(Op::kSrliw, IntRd(rd), rs1, 0, shamt, 4, w);
+        return Make(Op::kSrliw, IntRd(rd), rs1, 0, shamt, 4);
       }
       if (f3 == 5 && f7 == 0x20) {
-        return Make(Op::kSraiw, IntRd(rd), rs1, 0, shamt, 4, w);
+        return Make(Op::kSraiw, IntRd(rd), rs1, 0, shamt, 4);
       }
       break;
     }
     case 0x3b: {
       Op op = Op::kIllegal;
       if (f7 == 0x00) {
-        op = f3 == 0 ? Op::kAddw
+        op = f3 == 0   ? Op::kAddw
              : f3 == 1 ? Op::kSllw
              : f3 == 5 ? Op::kSrlw
                        : Op::kIllegal;
@@ -292,33 +325,34 @@ Insn Decode32(uint32_t w) {
         op = kOps[f3];
       }
       if (op == Op::kIllegal) break;
-      return Make(op, IntRd(rd), rs1, rs2, 0, 4, w);
+      return Make(op, IntRd(rd), rs1, rs2, 0, 4);
     }
     case 0x0f:
-      if (f3 == 0) return Make(Op::kFence, 0, 0, 0, 0, 4, w);
-      if (f3 == 1) return Make(Op::kFenceI, 0, 0, 0, 0, 4, w);
+      if (f3 == 0) return Make(Op::kFence, 0, 0, 0, 0, 4);
+      if (f3 == 1) return Make(Op::kFenceI, 0, 0, 0, 0, 4);
       break;
     case 0x73:
       if (f3 == 0) {
-        if (w == 0x00000073) return Make(Op::kEcall, 0, 0, 0, 0, 4, w);
-        if (w == 0x00100073) return Make(Op::kEbreak, 0, 0, 0, 0, 4, w);
+        if (w == 0x00000073) return Make(Op::kEcall, 0, 0, 0, 0, 4);
+        if (w == 0x00100073) return Make(Op::kEbreak, 0, 0, 0, 0, 4);
         break;
       }
       if (f3 == 4) break;
       {
         Insn i = Make(Op::kCsr, IntRd(rd), rs1, 0,
-                      static_cast<int32_t>(Bits(w, 31, 20)), 4, w);
+                      static_cast<int32_t>(Bits(w, 31, 20)), 4);
         i.rm = static_cast<uint8_t>(f3);
         return i;
       }
-    case 0x2f: return DecodeAmo(w);
+    case 0x2f:
+      return DecodeAmo(w);
     case 0x07:
-      if (f3 == 2) return Make(Op::kFlw, rd, rs1, 0, imm_i, 4, w);
-      if (f3 == 3) return Make(Op::kFld, rd, rs1, 0, imm_i, 4, w);
+      if (f3 == 2) return Make(Op::kFlw, rd, rs1, 0, imm_i, 4);
+      if (f3 == 3) return Make(Op::kFld, rd, rs1, 0, imm_i, 4);
       break;
     case 0x27:
-      if (f3 == 2) return Make(Op::kFsw, 0, rs1, rs2, imm_s, 4, w);
-      if (f3 == 3) return Make(Op::kFsd, 0, rs1, rs2, imm_s, 4, w);
+      if (f3 == 2) return Make(Op::kFsw, 0, rs1, rs2, imm_s, 4);
+      if (f3 == 3) return Make(Op::kFsd, 0, rs1, rs2, imm_s, 4);
       break;
     case 0x43:
     case 0x47:
@@ -331,13 +365,15 @@ Insn Decode32(uint32_t w) {
       static constexpr Op kD[] = {Op::kFmaddD, Op::kFmsubD, Op::kFnmsubD,
                                   Op::kFnmaddD};
       const uint32_t which = ((w & 0x7f) - 0x43) >> 2;
-      Insn i = Make(fmt ? kD[which] : kS[which], rd, rs1, rs2, 0, 4, w);
+      Insn i = Make(fmt ? kD[which] : kS[which], rd, rs1, rs2, 0, 4);
       i.rs3 = static_cast<uint8_t>(Bits(w, 31, 27));
       i.rm = static_cast<uint8_t>(f3);
       return i;
     }
-    case 0x53: return DecodeOpFp(w);
-    default: break;
+    case 0x53:
+      return DecodeOpFp(w);
+    default:
+      break;
   }
   return Illegal(w, 4);
 }
@@ -352,7 +388,7 @@ Insn Decode16(uint16_t h) {
   const uint32_t rdp = Creg(Bits(c, 4, 2)), rs1p = Creg(Bits(c, 9, 7));
   // Scaled unsigned offsets of the loads and stores.
   const uint32_t uimm_w = (Bits(c, 12, 10) << 3) | (Bit(c, 6) << 2) |
-                          (Bit(c, 5) << 6);                       // c.lw/c.sw
+                          (Bit(c, 5) << 6);  // c.lw/c.sw
   const uint32_t uimm_d = (Bits(c, 12, 10) << 3) | (Bits(c, 6, 5) << 6);
   const int32_t imm6 = Sext((Bit(c, 12) << 5) | Bits(c, 6, 2), 6);
   const uint32_t shamt = (Bit(c, 12) << 5) | Bits(c, 6, 2);
@@ -364,27 +400,33 @@ Insn Decode16(uint16_t h) {
                                   (Bits(c, 10, 7) << 6) | (Bit(c, 6) << 2) |
                                   (Bit(c, 5) << 3);
           if (nzuimm == 0) break;  // includes the all-zero illegal parcel
-          return Make(Op::kAddi, rdp, 2, 0, static_cast<int32_t>(nzuimm), 2,
-                      c);
+          return Make(Op::kAddi, rdp, 2, 0, static_cast<int32_t>(nzuimm), 2);
         }
-        case 1: return Make(Op::kFld, rdp, rs1p, 0, uimm_d, 2, c);
-        case 2: return Make(Op::kLw, rdp, rs1p, 0, uimm_w, 2, c);
-        case 3: return Make(Op::kLd, rdp, rs1p, 0, uimm_d, 2, c);
-        case 5: return Make(Op::kFsd, 0, rs1p, rdp, uimm_d, 2, c);
-        case 6: return Make(Op::kSw, 0, rs1p, rdp, uimm_w, 2, c);
-        case 7: return Make(Op::kSd, 0, rs1p, rdp, uimm_d, 2, c);
-        default: break;
+        case 1:
+          return Make(Op::kFld, rdp, rs1p, 0, uimm_d, 2);
+        case 2:
+          return Make(Op::kLw, rdp, rs1p, 0, uimm_w, 2);
+        case 3:
+          return Make(Op::kLd, rdp, rs1p, 0, uimm_d, 2);
+        case 5:
+          return Make(Op::kFsd, 0, rs1p, rdp, uimm_d, 2);
+        case 6:
+          return Make(Op::kSw, 0, rs1p, rdp, uimm_w, 2);
+        case 7:
+          return Make(Op::kSd, 0, rs1p, rdp, uimm_d, 2);
+        default:
+          break;
       }
       break;
     case 1:
       switch (f3) {
         case 0:  // c.addi (rd = 0: c.nop / hint)
-          return Make(Op::kAddi, IntRd(rd), rd, 0, imm6, 2, c);
+          return Make(Op::kAddi, IntRd(rd), rd, 0, imm6, 2);
         case 1:  // c.addiw
           if (rd == 0) break;
-          return Make(Op::kAddiw, rd, rd, 0, imm6, 2, c);
+          return Make(Op::kAddiw, rd, rd, 0, imm6, 2);
         case 2:  // c.li
-          return Make(Op::kAddi, IntRd(rd), 0, 0, imm6, 2, c);
+          return Make(Op::kAddi, IntRd(rd), 0, 0, imm6, 2);
         case 3:
           if (rd == 2) {  // c.addi16sp
             const int32_t imm =
@@ -392,96 +434,96 @@ Insn Decode16(uint16_t h) {
                          (Bits(c, 4, 3) << 7) | (Bit(c, 2) << 5),
                      10);
             if (imm == 0) break;
-            return Make(Op::kAddi, 2, 2, 0, imm, 2, c);
+            return Make(Op::kAddi, 2, 2, 0, imm, 2);
           } else {  // c.lui
             const int32_t imm =
                 Sext((Bit(c, 12) << 17) | (Bits(c, 6, 2) << 12), 18);
             if (imm == 0) break;
-            return Make(Op::kLui, IntRd(rd), 0, 0, imm, 2, c);
+            return Make(Op::kLui, IntRd(rd), 0, 0, imm, 2);
           }
         case 4: {
           const uint32_t rdq = rs1p;
           switch (Bits(c, 11, 10)) {
-            case 0: return Make(Op::kSrli, rdq, rdq, 0, shamt, 2, c);
-            case 1: return Make(Op::kSrai, rdq, rdq, 0, shamt, 2, c);
-            case 2: return Make(Op::kAndi, rdq, rdq, 0, imm6, 2, c);
+            case 0:
+              return Make(Op::kSrli, rdq, rdq, 0, shamt, 2);
+            case 1:
+              return Make(Op::kSrai, rdq, rdq, 0, shamt, 2);
+            case 2:
+              return Make(Op::kAndi, rdq, rdq, 0, imm6, 2);
             case 3: {
-              static constexpr Op kOps[] = {Op::kSub,  Op::kXor,
-                                            Op::kOr,   Op::kAnd,
-                                            Op::kSubw, Op::kAddw,
-                                            Op::kIllegal, Op::kIllegal};
+              static constexpr Op kOps[] = {
+                  Op::kSub,  Op::kXor,  Op::kOr,      Op::kAnd,
+                  Op::kSubw, Op::kAddw, Op::kIllegal, Op::kIllegal};
               const Op op = kOps[(Bit(c, 12) << 2) | Bits(c, 6, 5)];
               if (op == Op::kIllegal) break;
-              return Make(op, rdq, rdq, rdp, 0, 2, c);
+              return Make(op, rdq, rdq, rdp, 0, 2);
             }
           }
           break;
         }
         case 5: {  // c.j
-          const int32_t imm =
-              Sext((Bit(c, 12) << 11) | (Bit(c, 11) << 4) |
-                       (Bits(c, 10, 9) << 8) | (Bit(c, 8) << 10) |
-                       (Bit(c, 7) << 6) | (Bit(c, 6) << 7) |
-                       (Bits(c, 5, 3) << 1) | (Bit(c, 2) << 5),
-                   12);
-          return Make(Op::kJal, kSinkReg, 0, 0, imm, 2, c);
+          const int32_t imm = Sext(
+              (Bit(c, 12) << 11) | (Bit(c, 11) << 4) | (Bits(c, 10, 9) << 8) |
+                  (Bit(c, 8) << 10) | (Bit(c, 7) << 6) | (Bit(c, 6) << 7) |
+                  (Bits(c, 5, 3) << 1) | (Bit(c, 2) << 5),
+              12);
+          return Make(Op::kJal, kSinkReg, 0, 0, imm, 2);
         }
         case 6:
         case 7: {  // c.beqz / c.bnez
-          const int32_t imm =
-              Sext((Bit(c, 12) << 8) | (Bits(c, 11, 10) << 3) |
-                       (Bits(c, 6, 5) << 6) | (Bits(c, 4, 3) << 1) |
-                       (Bit(c, 2) << 5),
-                   9);
-          return Make(f3 == 6 ? Op::kBeq : Op::kBne, 0, rs1p, 0, imm, 2, c);
+          const int32_t imm = Sext((Bit(c, 12) << 8) | (Bits(c, 11, 10) << 3) |
+                                       (Bits(c, 6, 5) << 6) |
+                                       (Bits(c, 4, 3) << 1) | (Bit(c, 2) << 5),
+                                   9);
+          return Make(f3 == 6 ? Op::kBeq : Op::kBne, 0, rs1p, 0, imm, 2);
         }
       }
       break;
     case 2:
       switch (f3) {
         case 0:  // c.slli
-          return Make(Op::kSlli, IntRd(rd), rd, 0, shamt, 2, c);
+          return Make(Op::kSlli, IntRd(rd), rd, 0, shamt, 2);
         case 1: {  // c.fldsp
-          const uint32_t uimm = (Bit(c, 12) << 5) | (Bits(c, 6, 5) << 3) |
-                                (Bits(c, 4, 2) << 6);
-          return Make(Op::kFld, rd, 2, 0, uimm, 2, c);
+          const uint32_t uimm =
+              (Bit(c, 12) << 5) | (Bits(c, 6, 5) << 3) | (Bits(c, 4, 2) << 6);
+          return Make(Op::kFld, rd, 2, 0, uimm, 2);
         }
         case 2: {  // c.lwsp
           if (rd == 0) break;
-          const uint32_t uimm = (Bit(c, 12) << 5) | (Bits(c, 6, 4) << 2) |
-                                (Bits(c, 3, 2) << 6);
-          return Make(Op::kLw, rd, 2, 0, uimm, 2, c);
+          const uint32_t uimm =
+              (Bit(c, 12) << 5) | (Bits(c, 6, 4) << 2) | (Bits(c, 3, 2) << 6);
+          return Make(Op::kLw, rd, 2, 0, uimm, 2);
         }
         case 3: {  // c.ldsp
           if (rd == 0) break;
-          const uint32_t uimm = (Bit(c, 12) << 5) | (Bits(c, 6, 5) << 3) |
-                                (Bits(c, 4, 2) << 6);
-          return Make(Op::kLd, rd, 2, 0, uimm, 2, c);
+          const uint32_t uimm =
+              (Bit(c, 12) << 5) | (Bits(c, 6, 5) << 3) | (Bits(c, 4, 2) << 6);
+          return Make(Op::kLd, rd, 2, 0, uimm, 2);
         }
         case 4:
           if (Bit(c, 12) == 0) {
             if (rs2 == 0) {  // c.jr
               if (rd == 0) break;
-              return Make(Op::kJalr, kSinkReg, rd, 0, 0, 2, c);
+              return Make(Op::kJalr, kSinkReg, rd, 0, 0, 2);
             }
-            return Make(Op::kAdd, IntRd(rd), 0, rs2, 0, 2, c);  // c.mv
+            return Make(Op::kAdd, IntRd(rd), 0, rs2, 0, 2);  // c.mv
           }
           if (rs2 == 0) {
-            if (rd == 0) return Make(Op::kEbreak, 0, 0, 0, 0, 2, c);
-            return Make(Op::kJalr, 1, rd, 0, 0, 2, c);  // c.jalr
+            if (rd == 0) return Make(Op::kEbreak, 0, 0, 0, 0, 2);
+            return Make(Op::kJalr, 1, rd, 0, 0, 2);  // c.jalr
           }
-          return Make(Op::kAdd, IntRd(rd), rd, rs2, 0, 2, c);  // c.add
-        case 5: {  // c.fsdsp
+          return Make(Op::kAdd, IntRd(rd), rd, rs2, 0, 2);  // c.add
+        case 5: {                                           // c.fsdsp
           const uint32_t uimm = (Bits(c, 12, 10) << 3) | (Bits(c, 9, 7) << 6);
-          return Make(Op::kFsd, 0, 2, rs2, uimm, 2, c);
+          return Make(Op::kFsd, 0, 2, rs2, uimm, 2);
         }
         case 6: {  // c.swsp
           const uint32_t uimm = (Bits(c, 12, 9) << 2) | (Bits(c, 8, 7) << 6);
-          return Make(Op::kSw, 0, 2, rs2, uimm, 2, c);
+          return Make(Op::kSw, 0, 2, rs2, uimm, 2);
         }
         case 7: {  // c.sdsp
           const uint32_t uimm = (Bits(c, 12, 10) << 3) | (Bits(c, 9, 7) << 6);
-          return Make(Op::kSd, 0, 2, rs2, uimm, 2, c);
+          return Make(Op::kSd, 0, 2, rs2, uimm, 2);
         }
       }
       break;
@@ -502,11 +544,17 @@ const char* OpName(Op op) {
 }
 
 Insn Decode(uint16_t lo, uint16_t hi) {
-  if (IsCompressed(lo)) return Specialise(Decode16(lo));
-  const uint32_t w = lo | (static_cast<uint32_t>(hi) << 16);
-  // 48-bit and longer encodings (low bits 11111) are not part of RV64GC.
-  if ((w & 0x1f) == 0x1f) return Illegal(w, 4);
-  return Specialise(Decode32(w));
+  Insn i;
+  if (IsCompressed(lo)) {
+    i = Specialise(Decode16(lo));
+  } else {
+    const uint32_t w = lo | (static_cast<uint32_t>(hi) << 16);
+    // 48-bit and longer encodings (low bits 11111) are not part of RV64GC.
+    i = (w & 0x1f) == 0x1f ? Illegal(w, 4) : Specialise(Decode32(w));
+  }
+  i.dispatch = static_cast<uint16_t>(2 * static_cast<unsigned>(i.op) +
+                                     (i.len == 4 ? 1 : 0));
+  return i;
 }
 
 }  // namespace memmgr::rv64

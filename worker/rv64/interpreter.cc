@@ -75,8 +75,8 @@ inline uint64_t Mulh(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(static_cast<unsigned __int128>(p) >> 64);
 }
 inline uint64_t Mulhsu(uint64_t a, uint64_t b) {
-  const __int128 p = static_cast<__int128>(static_cast<int64_t>(a)) *
-                     static_cast<__int128>(b);
+  const __int128 p =
+      static_cast<__int128>(static_cast<int64_t>(a)) * static_cast<__int128>(b);
   return static_cast<uint64_t>(static_cast<unsigned __int128>(p) >> 64);
 }
 inline uint64_t Mulhu(uint64_t a, uint64_t b) {
@@ -93,24 +93,35 @@ inline uint64_t BoxS(uint32_t v) { return fpu::Box32(v); }
 
 const char* StopReasonName(StopReason reason) {
   switch (reason) {
-    case StopReason::kEcall: return "ecall";
-    case StopReason::kEbreak: return "ebreak";
-    case StopReason::kIllegal: return "illegal instruction";
-    case StopReason::kFault: return "memory fault";
-    case StopReason::kMisaligned: return "misaligned atomic access";
-    case StopReason::kLimit: return "instruction limit";
+    case StopReason::kEcall:
+      return "ecall";
+    case StopReason::kEbreak:
+      return "ebreak";
+    case StopReason::kIllegal:
+      return "illegal instruction";
+    case StopReason::kFault:
+      return "memory fault";
+    case StopReason::kMisaligned:
+      return "misaligned atomic access";
+    case StopReason::kLimit:
+      return "instruction limit";
   }
   return "?";
 }
 
 int Stop::Signal() const {
   switch (reason) {
-    case StopReason::kEbreak: return 5;      // SIGTRAP
-    case StopReason::kIllegal: return 4;     // SIGILL
-    case StopReason::kFault: return fault.Signal();
-    case StopReason::kMisaligned: return 7;  // SIGBUS
+    case StopReason::kEbreak:
+      return 5;  // SIGTRAP
+    case StopReason::kIllegal:
+      return 4;  // SIGILL
+    case StopReason::kFault:
+      return fault.Signal();
+    case StopReason::kMisaligned:
+      return 7;  // SIGBUS
     case StopReason::kEcall:
-    case StopReason::kLimit: return 0;
+    case StopReason::kLimit:
+      return 0;
   }
   return 0;
 }
@@ -129,9 +140,15 @@ bool Interpreter::ExecCsr(const Insn& insn, uint64_t instret) {
   const bool writes = (funct3 & 3) == 1 || insn.rs1 != 0;
   uint64_t old;
   switch (csr) {
-    case kCsrFflags: old = s.fflags; break;
-    case kCsrFrm: old = s.frm; break;
-    case kCsrFcsr: old = (s.frm << 5) | s.fflags; break;
+    case kCsrFflags:
+      old = s.fflags;
+      break;
+    case kCsrFrm:
+      old = s.frm;
+      break;
+    case kCsrFcsr:
+      old = (s.frm << 5) | s.fflags;
+      break;
     case kCsrCycle:
     case kCsrInstret:
       if (writes) return false;
@@ -141,18 +158,29 @@ bool Interpreter::ExecCsr(const Insn& insn, uint64_t instret) {
       if (writes) return false;
       old = TimeCsr();
       break;
-    default: return false;
+    default:
+      return false;
   }
   if (writes) {
     uint64_t v;
     switch (funct3 & 3) {
-      case 1: v = operand; break;
-      case 2: v = old | operand; break;
-      default: v = old & ~operand; break;
+      case 1:
+        v = operand;
+        break;
+      case 2:
+        v = old | operand;
+        break;
+      default:
+        v = old & ~operand;
+        break;
     }
     switch (csr) {
-      case kCsrFflags: s.fflags = v & 0x1f; break;
-      case kCsrFrm: s.frm = v & 7; break;
+      case kCsrFflags:
+        s.fflags = v & 0x1f;
+        break;
+      case kCsrFrm:
+        s.frm = v & 7;
+        break;
       case kCsrFcsr:
         s.fflags = v & 0x1f;
         s.frm = (v >> 5) & 7;
@@ -169,13 +197,15 @@ bool Interpreter::ExecCsr(const Insn& insn, uint64_t instret) {
 //   icount - instructions retired so far (written back at every exit).
 // Every exit path stores pc and instret back into the CpuState.
 Stop Interpreter::Run(uint64_t instret_limit) {
+  // Two handlers per op, for 2- and 4-byte encodings (Insn::dispatch), so
+  // each one steps to the next slot by a constant.
   static const void* const kLabels[] = {
-#define MEMMGR_RV64_LABEL(name) &&op_##name,
+#define MEMMGR_RV64_LABEL(name) &&op_##name##_2, &&op_##name##_4,
       MEMMGR_RV64_OPS(MEMMGR_RV64_LABEL)
 #undef MEMMGR_RV64_LABEL
   };
   static_assert(sizeof(kLabels) / sizeof(kLabels[0]) ==
-                static_cast<size_t>(Op::kCount));
+                2 * static_cast<size_t>(Op::kCount));
 
   CpuState* const s = cpu_;
   uint64_t* const x = s->x;
@@ -188,45 +218,57 @@ Stop Interpreter::Run(uint64_t instret_limit) {
   Stop stop;
 
 #define PC() (page->va + (static_cast<uint64_t>(insn - page->slots) << 1))
-#define DISPATCH() goto* kLabels[static_cast<uint16_t>(insn->op)]
-#define NEXT()                \
-  do {                        \
-    ++icount;                 \
-    insn += insn->len >> 1;   \
-    DISPATCH();               \
+#define DISPATCH() goto* kLabels[insn->dispatch]
+  // Handlers are instantiated twice, with kLen = 2 and 4: stepping to the
+  // next slot is then a constant add, not a load of insn->len that every
+  // following instruction would wait for.
+#define HANDLER(name, ...)                   \
+  op_##name##_2 : {                          \
+    [[maybe_unused]] constexpr int kLen = 2; \
+    __VA_ARGS__                              \
+  }                                          \
+  op_##name##_4 : {                          \
+    [[maybe_unused]] constexpr int kLen = 4; \
+    __VA_ARGS__                              \
+  }
+#define NEXT()        \
+  do {                \
+    ++icount;         \
+    insn += kLen / 2; \
+    DISPATCH();       \
   } while (0)
   // A taken control transfer to `target`: the place the limit is checked.
-#define JUMP(target_expr)                                     \
-  do {                                                        \
-    const uint64_t target_ = (target_expr);                   \
-    ++icount;                                                 \
-    if (ABSL_PREDICT_TRUE(mmu::PageDown(target_) == page->va && \
-                          icount < limit)) {                  \
+#define JUMP(target_expr)                                         \
+  do {                                                            \
+    const uint64_t target_ = (target_expr);                       \
+    ++icount;                                                     \
+    if (ABSL_PREDICT_TRUE(mmu::PageDown(target_) == page->va &&   \
+                          icount < limit)) {                      \
       insn = &page->slots[(target_ & mmu::kPageOffsetMask) >> 1]; \
-      DISPATCH();                                             \
-    }                                                         \
-    s->pc = target_;                                          \
-    goto enter;                                               \
+      DISPATCH();                                                 \
+    }                                                             \
+    s->pc = target_;                                              \
+    goto enter;                                                   \
   } while (0)
-#define LOAD(T, expr)                                           \
-  do {                                                          \
-    T v_;                                                       \
-    if (ABSL_PREDICT_FALSE(!as->Read<T>(x[insn->rs1] + insn->imm, &v_, \
-                                        &stop.fault)))          \
-      goto fault;                                               \
-    x[insn->rd] = (expr);                                       \
-    NEXT();                                                     \
+#define LOAD(T, expr)                                                  \
+  do {                                                                 \
+    T v_;                                                              \
+    if (ABSL_PREDICT_FALSE(                                            \
+            !as->Read<T>(x[insn->rs1] + insn->imm, &v_, &stop.fault))) \
+      goto fault;                                                      \
+    x[insn->rd] = (expr);                                              \
+    NEXT();                                                            \
   } while (0)
-#define STORE(T)                                                      \
-  do {                                                                \
-    if (ABSL_PREDICT_FALSE(!as->Write<T>(x[insn->rs1] + insn->imm,    \
+#define STORE(T)                                                       \
+  do {                                                                 \
+    if (ABSL_PREDICT_FALSE(!as->Write<T>(x[insn->rs1] + insn->imm,     \
                                          static_cast<T>(x[insn->rs2]), \
-                                         &stop.fault)))               \
-      goto fault;                                                     \
-    NEXT();                                                           \
+                                         &stop.fault)))                \
+      goto fault;                                                      \
+    NEXT();                                                            \
   } while (0)
-#define RM()                                                           \
-  const uint32_t rm = insn->rm == fpu::kDyn ? s->frm : insn->rm;       \
+#define RM()                                                     \
+  const uint32_t rm = insn->rm == fpu::kDyn ? s->frm : insn->rm; \
   if (ABSL_PREDICT_FALSE(rm > fpu::kRmm)) goto illegal
 
 enter:
@@ -246,398 +288,273 @@ enter:
   insn = &page->slots[(s->pc & mmu::kPageOffsetMask) >> 1];
   DISPATCH();
 
-op_Decode:
-  if (!code_.DecodeSlot(page, PC(), &stop.fault)) goto fault;
-  DISPATCH();
-op_PageEnd:
-  s->pc = PC();
-  goto enter;
-op_Illegal:
+  HANDLER(Decode, if (!code_.DecodeSlot(page, PC(), &stop.fault)) goto fault;
+          DISPATCH();)
+  HANDLER(PageEnd, s->pc = PC(); goto enter;)
+  HANDLER(Illegal, goto illegal;)
 illegal:
   stop.reason = StopReason::kIllegal;
-  stop.insn_word = insn->raw;
+  stop.insn_word = static_cast<uint32_t>(insn->imm);
   goto trap;
 
   // ---- RV64I ----
-op_Lui:
-  x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(insn->imm));
-  NEXT();
-op_Auipc:
-  x[insn->rd] = PC() + static_cast<int64_t>(insn->imm);
-  NEXT();
-op_Jal: {
-  const uint64_t pc = PC();
-  x[insn->rd] = pc + insn->len;
-  JUMP(pc + static_cast<int64_t>(insn->imm));
-}
-op_J:
-  JUMP(PC() + static_cast<int64_t>(insn->imm));
-op_Jalr: {
-  const uint64_t target = (x[insn->rs1] + insn->imm) & ~uint64_t{1};
-  x[insn->rd] = PC() + insn->len;
-  JUMP(target);
-}
+  HANDLER(Lui,
+          x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(insn->imm));
+          NEXT();)
+  HANDLER(Auipc, x[insn->rd] = PC() + static_cast<int64_t>(insn->imm); NEXT();)
+  HANDLER(Jal, {
+    const uint64_t pc = PC();
+    x[insn->rd] = pc + kLen;
+    JUMP(pc + static_cast<int64_t>(insn->imm));
+  })
+  HANDLER(J, JUMP(PC() + static_cast<int64_t>(insn->imm));)
+  HANDLER(Jalr, {
+    const uint64_t target = (x[insn->rs1] + insn->imm) & ~uint64_t{1};
+    x[insn->rd] = PC() + kLen;
+    JUMP(target);
+  })
 #define BRANCH(cond)                                      \
   if (cond) JUMP(PC() + static_cast<int64_t>(insn->imm)); \
   NEXT()
-op_Beq:
-  BRANCH(x[insn->rs1] == x[insn->rs2]);
-op_Bne:
-  BRANCH(x[insn->rs1] != x[insn->rs2]);
-op_Blt:
-  BRANCH(static_cast<int64_t>(x[insn->rs1]) <
-         static_cast<int64_t>(x[insn->rs2]));
-op_Bge:
-  BRANCH(static_cast<int64_t>(x[insn->rs1]) >=
-         static_cast<int64_t>(x[insn->rs2]));
-op_Bltu:
-  BRANCH(x[insn->rs1] < x[insn->rs2]);
-op_Bgeu:
-  BRANCH(x[insn->rs1] >= x[insn->rs2]);
+  HANDLER(Beq, BRANCH(x[insn->rs1] == x[insn->rs2]);)
+  HANDLER(Bne, BRANCH(x[insn->rs1] != x[insn->rs2]);)
+  HANDLER(Blt, BRANCH(static_cast<int64_t>(x[insn->rs1]) <
+                      static_cast<int64_t>(x[insn->rs2]));)
+  HANDLER(Bge, BRANCH(static_cast<int64_t>(x[insn->rs1]) >=
+                      static_cast<int64_t>(x[insn->rs2]));)
+  HANDLER(Bltu, BRANCH(x[insn->rs1] < x[insn->rs2]);)
+  HANDLER(Bgeu, BRANCH(x[insn->rs1] >= x[insn->rs2]);)
 #undef BRANCH
-op_Lb:
-  LOAD(int8_t, static_cast<uint64_t>(static_cast<int64_t>(v_)));
-op_Lh:
-  LOAD(int16_t, static_cast<uint64_t>(static_cast<int64_t>(v_)));
-op_Lw:
-  LOAD(int32_t, static_cast<uint64_t>(static_cast<int64_t>(v_)));
-op_Ld:
-  LOAD(uint64_t, v_);
-op_Lbu:
-  LOAD(uint8_t, v_);
-op_Lhu:
-  LOAD(uint16_t, v_);
-op_Lwu:
-  LOAD(uint32_t, v_);
-op_Sb:
-  STORE(uint8_t);
-op_Sh:
-  STORE(uint16_t);
-op_Sw:
-  STORE(uint32_t);
-op_Sd:
-  STORE(uint64_t);
-op_Addi:
-  x[insn->rd] = x[insn->rs1] + insn->imm;
-  NEXT();
-op_Li:
-  x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(insn->imm));
-  NEXT();
-op_Mv:
-  x[insn->rd] = x[insn->rs2];
-  NEXT();
-op_Slti:
-  x[insn->rd] = static_cast<int64_t>(x[insn->rs1]) < insn->imm;
-  NEXT();
-op_Sltiu:
-  x[insn->rd] =
-      x[insn->rs1] < static_cast<uint64_t>(static_cast<int64_t>(insn->imm));
-  NEXT();
-op_Xori:
-  x[insn->rd] = x[insn->rs1] ^ static_cast<int64_t>(insn->imm);
-  NEXT();
-op_Ori:
-  x[insn->rd] = x[insn->rs1] | static_cast<int64_t>(insn->imm);
-  NEXT();
-op_Andi:
-  x[insn->rd] = x[insn->rs1] & static_cast<int64_t>(insn->imm);
-  NEXT();
-op_Slli:
-  x[insn->rd] = x[insn->rs1] << insn->imm;
-  NEXT();
-op_Srli:
-  x[insn->rd] = x[insn->rs1] >> insn->imm;
-  NEXT();
-op_Srai:
-  x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(x[insn->rs1]) >>
-                                      insn->imm);
-  NEXT();
-op_Add:
-  x[insn->rd] = x[insn->rs1] + x[insn->rs2];
-  NEXT();
-op_Sub:
-  x[insn->rd] = x[insn->rs1] - x[insn->rs2];
-  NEXT();
-op_Sll:
-  x[insn->rd] = x[insn->rs1] << (x[insn->rs2] & 63);
-  NEXT();
-op_Slt:
-  x[insn->rd] =
-      static_cast<int64_t>(x[insn->rs1]) < static_cast<int64_t>(x[insn->rs2]);
-  NEXT();
-op_Sltu:
-  x[insn->rd] = x[insn->rs1] < x[insn->rs2];
-  NEXT();
-op_Xor:
-  x[insn->rd] = x[insn->rs1] ^ x[insn->rs2];
-  NEXT();
-op_Srl:
-  x[insn->rd] = x[insn->rs1] >> (x[insn->rs2] & 63);
-  NEXT();
-op_Sra:
-  x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(x[insn->rs1]) >>
-                                      (x[insn->rs2] & 63));
-  NEXT();
-op_Or:
-  x[insn->rd] = x[insn->rs1] | x[insn->rs2];
-  NEXT();
-op_And:
-  x[insn->rd] = x[insn->rs1] & x[insn->rs2];
-  NEXT();
-op_Addiw:
-  x[insn->rd] = Sext32(x[insn->rs1] + insn->imm);
-  NEXT();
-op_Slliw:
-  x[insn->rd] = Sext32(static_cast<uint32_t>(x[insn->rs1]) << insn->imm);
-  NEXT();
-op_Srliw:
-  x[insn->rd] = Sext32(static_cast<uint32_t>(x[insn->rs1]) >> insn->imm);
-  NEXT();
-op_Sraiw:
-  x[insn->rd] = Sext32(static_cast<uint32_t>(
-      static_cast<int32_t>(x[insn->rs1]) >> insn->imm));
-  NEXT();
-op_Addw:
-  x[insn->rd] = Sext32(x[insn->rs1] + x[insn->rs2]);
-  NEXT();
-op_Subw:
-  x[insn->rd] = Sext32(x[insn->rs1] - x[insn->rs2]);
-  NEXT();
-op_Sllw:
-  x[insn->rd] =
-      Sext32(static_cast<uint32_t>(x[insn->rs1]) << (x[insn->rs2] & 31));
-  NEXT();
-op_Srlw:
-  x[insn->rd] =
-      Sext32(static_cast<uint32_t>(x[insn->rs1]) >> (x[insn->rs2] & 31));
-  NEXT();
-op_Sraw:
-  x[insn->rd] = Sext32(static_cast<uint32_t>(
-      static_cast<int32_t>(x[insn->rs1]) >> (x[insn->rs2] & 31)));
-  NEXT();
-op_Fence:
-  // One hart per address space, and it sees its own accesses in order.
-  NEXT();
-op_FenceI:
-  // Make stores to code visible to fetch: drop every decoded page (the
-  // current one is retired, not freed) and re-enter at the next pc.
-  s->pc = PC() + insn->len;
-  ++icount;
-  code_.InvalidateAll();
-  goto enter;
-op_Ecall:
-  s->pc = PC() + insn->len;
-  s->instret = icount + 1;
-  stop.reason = StopReason::kEcall;
-  return stop;
-op_Ebreak:
-  stop.reason = StopReason::kEbreak;
-  goto trap;
+  HANDLER(Lb, LOAD(int8_t, static_cast<uint64_t>(static_cast<int64_t>(v_)));)
+  HANDLER(Lh, LOAD(int16_t, static_cast<uint64_t>(static_cast<int64_t>(v_)));)
+  HANDLER(Lw, LOAD(int32_t, static_cast<uint64_t>(static_cast<int64_t>(v_)));)
+  HANDLER(Ld, LOAD(uint64_t, v_);)
+  HANDLER(Lbu, LOAD(uint8_t, v_);)
+  HANDLER(Lhu, LOAD(uint16_t, v_);)
+  HANDLER(Lwu, LOAD(uint32_t, v_);)
+  HANDLER(Sb, STORE(uint8_t);)
+  HANDLER(Sh, STORE(uint16_t);)
+  HANDLER(Sw, STORE(uint32_t);)
+  HANDLER(Sd, STORE(uint64_t);)
+  HANDLER(Addi, x[insn->rd] = x[insn->rs1] + insn->imm; NEXT();)
+  HANDLER(Li,
+          x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(insn->imm));
+          NEXT();)
+  HANDLER(Mv, x[insn->rd] = x[insn->rs2]; NEXT();)
+  HANDLER(Slti, x[insn->rd] = static_cast<int64_t>(x[insn->rs1]) < insn->imm;
+          NEXT();)
+  HANDLER(Sltiu,
+          x[insn->rd] = x[insn->rs1] <
+                        static_cast<uint64_t>(static_cast<int64_t>(insn->imm));
+          NEXT();)
+  HANDLER(Xori, x[insn->rd] = x[insn->rs1] ^ static_cast<int64_t>(insn->imm);
+          NEXT();)
+  HANDLER(Ori, x[insn->rd] = x[insn->rs1] | static_cast<int64_t>(insn->imm);
+          NEXT();)
+  HANDLER(Andi, x[insn->rd] = x[insn->rs1] & static_cast<int64_t>(insn->imm);
+          NEXT();)
+  HANDLER(Slli, x[insn->rd] = x[insn->rs1] << insn->imm; NEXT();)
+  HANDLER(Srli, x[insn->rd] = x[insn->rs1] >> insn->imm; NEXT();)
+  HANDLER(Srai, x[insn->rd] = static_cast<uint64_t>(
+                    static_cast<int64_t>(x[insn->rs1]) >> insn->imm);
+          NEXT();)
+  HANDLER(Add, x[insn->rd] = x[insn->rs1] + x[insn->rs2]; NEXT();)
+  HANDLER(Sub, x[insn->rd] = x[insn->rs1] - x[insn->rs2]; NEXT();)
+  HANDLER(Sll, x[insn->rd] = x[insn->rs1] << (x[insn->rs2] & 63); NEXT();)
+  HANDLER(Slt, x[insn->rd] = static_cast<int64_t>(x[insn->rs1]) <
+                             static_cast<int64_t>(x[insn->rs2]);
+          NEXT();)
+  HANDLER(Sltu, x[insn->rd] = x[insn->rs1] < x[insn->rs2]; NEXT();)
+  HANDLER(Xor, x[insn->rd] = x[insn->rs1] ^ x[insn->rs2]; NEXT();)
+  HANDLER(Srl, x[insn->rd] = x[insn->rs1] >> (x[insn->rs2] & 63); NEXT();)
+  HANDLER(Sra, x[insn->rd] = static_cast<uint64_t>(
+                   static_cast<int64_t>(x[insn->rs1]) >> (x[insn->rs2] & 63));
+          NEXT();)
+  HANDLER(Or, x[insn->rd] = x[insn->rs1] | x[insn->rs2]; NEXT();)
+  HANDLER(And, x[insn->rd] = x[insn->rs1] & x[insn->rs2]; NEXT();)
+  HANDLER(Addiw, x[insn->rd] = Sext32(x[insn->rs1] + insn->imm); NEXT();)
+  HANDLER(Slliw, x[insn->rd] =
+                     Sext32(static_cast<uint32_t>(x[insn->rs1]) << insn->imm);
+          NEXT();)
+  HANDLER(Srliw, x[insn->rd] =
+                     Sext32(static_cast<uint32_t>(x[insn->rs1]) >> insn->imm);
+          NEXT();)
+  HANDLER(Sraiw, x[insn->rd] = Sext32(static_cast<uint32_t>(
+                     static_cast<int32_t>(x[insn->rs1]) >> insn->imm));
+          NEXT();)
+  HANDLER(Addw, x[insn->rd] = Sext32(x[insn->rs1] + x[insn->rs2]); NEXT();)
+  HANDLER(Subw, x[insn->rd] = Sext32(x[insn->rs1] - x[insn->rs2]); NEXT();)
+  HANDLER(Sllw, x[insn->rd] = Sext32(static_cast<uint32_t>(x[insn->rs1])
+                                     << (x[insn->rs2] & 31));
+          NEXT();)
+  HANDLER(Srlw, x[insn->rd] = Sext32(static_cast<uint32_t>(x[insn->rs1]) >>
+                                     (x[insn->rs2] & 31));
+          NEXT();)
+  HANDLER(Sraw, x[insn->rd] = Sext32(static_cast<uint32_t>(
+                    static_cast<int32_t>(x[insn->rs1]) >> (x[insn->rs2] & 31)));
+          NEXT();)
+  // fence: one hart per address space, and it sees its own accesses in
+  // order.
+  HANDLER(Fence, NEXT();)
+  // fence.i: make stores to code visible to fetch: drop every decoded page
+  // (the current one is retired, not freed) and re-enter at the next pc.
+  HANDLER(FenceI, s->pc = PC() + kLen; ++icount; code_.InvalidateAll();
+          goto enter;)
+  HANDLER(Ecall, s->pc = PC() + kLen; s->instret = icount + 1;
+          stop.reason = StopReason::kEcall; return stop;)
+  HANDLER(Ebreak, stop.reason = StopReason::kEbreak; goto trap;)
 
   // ---- M ----
-op_Mul:
-  x[insn->rd] = x[insn->rs1] * x[insn->rs2];
-  NEXT();
-op_Mulh:
-  x[insn->rd] = Mulh(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Mulhsu:
-  x[insn->rd] = Mulhsu(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Mulhu:
-  x[insn->rd] = Mulhu(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Div:
-  x[insn->rd] = Div(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Divu:
-  x[insn->rd] = x[insn->rs2] == 0 ? ~uint64_t{0} : x[insn->rs1] / x[insn->rs2];
-  NEXT();
-op_Rem:
-  x[insn->rd] = Rem(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Remu:
-  x[insn->rd] = x[insn->rs2] == 0 ? x[insn->rs1] : x[insn->rs1] % x[insn->rs2];
-  NEXT();
-op_Mulw:
-  x[insn->rd] = Sext32(x[insn->rs1] * x[insn->rs2]);
-  NEXT();
-op_Divw:
-  x[insn->rd] = Divw(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Divuw:
-  x[insn->rd] = Divuw(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Remw:
-  x[insn->rd] = Remw(x[insn->rs1], x[insn->rs2]);
-  NEXT();
-op_Remuw:
-  x[insn->rd] = Remuw(x[insn->rs1], x[insn->rs2]);
-  NEXT();
+  HANDLER(Mul, x[insn->rd] = x[insn->rs1] * x[insn->rs2]; NEXT();)
+  HANDLER(Mulh, x[insn->rd] = Mulh(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Mulhsu, x[insn->rd] = Mulhsu(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Mulhu, x[insn->rd] = Mulhu(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Div, x[insn->rd] = Div(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Divu, x[insn->rd] = x[insn->rs2] == 0 ? ~uint64_t{0}
+                                                : x[insn->rs1] / x[insn->rs2];
+          NEXT();)
+  HANDLER(Rem, x[insn->rd] = Rem(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Remu, x[insn->rd] = x[insn->rs2] == 0 ? x[insn->rs1]
+                                                : x[insn->rs1] % x[insn->rs2];
+          NEXT();)
+  HANDLER(Mulw, x[insn->rd] = Sext32(x[insn->rs1] * x[insn->rs2]); NEXT();)
+  HANDLER(Divw, x[insn->rd] = Divw(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Divuw, x[insn->rd] = Divuw(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Remw, x[insn->rd] = Remw(x[insn->rs1], x[insn->rs2]); NEXT();)
+  HANDLER(Remuw, x[insn->rd] = Remuw(x[insn->rs1], x[insn->rs2]); NEXT();)
 
   // ---- A ----
   // Naturally aligned or SIGBUS (Linux does not emulate misaligned AMOs).
   // The memory write comes before rd's, so rd == rs1/rs2 reads the inputs.
-#define ATOMIC_ADDR(size)                                 \
-  const uint64_t addr = x[insn->rs1];                     \
+#define ATOMIC_ADDR(size)             \
+  const uint64_t addr = x[insn->rs1]; \
   if (ABSL_PREDICT_FALSE(addr & ((size)-1))) goto misaligned
-#define AMO(T, expr)                                                    \
-  do {                                                                  \
-    ATOMIC_ADDR(sizeof(T));                                             \
-    T old_;                                                             \
-    if (!as->Read<T>(addr, &old_, &stop.fault)) goto fault;             \
-    const T src_ = static_cast<T>(x[insn->rs2]);                        \
-    const T new_ = (expr);                                              \
-    if (!as->Write<T>(addr, new_, &stop.fault)) goto fault;             \
-    x[insn->rd] = static_cast<uint64_t>(                                \
+#define AMO(T, expr)                                                     \
+  do {                                                                   \
+    ATOMIC_ADDR(sizeof(T));                                              \
+    T old_;                                                              \
+    if (!as->Read<T>(addr, &old_, &stop.fault)) goto fault;              \
+    const T src_ = static_cast<T>(x[insn->rs2]);                         \
+    const T new_ = (expr);                                               \
+    if (!as->Write<T>(addr, new_, &stop.fault)) goto fault;              \
+    x[insn->rd] = static_cast<uint64_t>(                                 \
         static_cast<int64_t>(static_cast<std::make_signed_t<T>>(old_))); \
-    NEXT();                                                             \
+    NEXT();                                                              \
   } while (0)
-op_LrW: {
-  ATOMIC_ADDR(4);
-  int32_t v;
-  if (!as->Read<int32_t>(addr, &v, &stop.fault)) goto fault;
-  x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(v));
-  s->reservation = addr;
-  NEXT();
-}
-op_LrD: {
-  ATOMIC_ADDR(8);
-  uint64_t v;
-  if (!as->Read<uint64_t>(addr, &v, &stop.fault)) goto fault;
-  x[insn->rd] = v;
-  s->reservation = addr;
-  NEXT();
-}
-op_ScW: {
-  ATOMIC_ADDR(4);
-  const bool ok = s->reservation == addr;
-  s->reservation = kNoReservation;
-  if (ok && !as->Write<uint32_t>(addr, static_cast<uint32_t>(x[insn->rs2]),
-                                 &stop.fault)) {
-    goto fault;
-  }
-  x[insn->rd] = ok ? 0 : 1;
-  NEXT();
-}
-op_ScD: {
-  ATOMIC_ADDR(8);
-  const bool ok = s->reservation == addr;
-  s->reservation = kNoReservation;
-  if (ok && !as->Write<uint64_t>(addr, x[insn->rs2], &stop.fault)) goto fault;
-  x[insn->rd] = ok ? 0 : 1;
-  NEXT();
-}
-op_AmoswapW:
-  AMO(uint32_t, src_);
-op_AmoaddW:
-  AMO(uint32_t, old_ + src_);
-op_AmoxorW:
-  AMO(uint32_t, old_ ^ src_);
-op_AmoandW:
-  AMO(uint32_t, old_ & src_);
-op_AmoorW:
-  AMO(uint32_t, old_ | src_);
-op_AmominW:
-  AMO(uint32_t, static_cast<int32_t>(old_) < static_cast<int32_t>(src_)
-                    ? old_
-                    : src_);
-op_AmomaxW:
-  AMO(uint32_t, static_cast<int32_t>(old_) > static_cast<int32_t>(src_)
-                    ? old_
-                    : src_);
-op_AmominuW:
-  AMO(uint32_t, old_ < src_ ? old_ : src_);
-op_AmomaxuW:
-  AMO(uint32_t, old_ > src_ ? old_ : src_);
-op_AmoswapD:
-  AMO(uint64_t, src_);
-op_AmoaddD:
-  AMO(uint64_t, old_ + src_);
-op_AmoxorD:
-  AMO(uint64_t, old_ ^ src_);
-op_AmoandD:
-  AMO(uint64_t, old_ & src_);
-op_AmoorD:
-  AMO(uint64_t, old_ | src_);
-op_AmominD:
-  AMO(uint64_t, static_cast<int64_t>(old_) < static_cast<int64_t>(src_)
-                    ? old_
-                    : src_);
-op_AmomaxD:
-  AMO(uint64_t, static_cast<int64_t>(old_) > static_cast<int64_t>(src_)
-                    ? old_
-                    : src_);
-op_AmominuD:
-  AMO(uint64_t, old_ < src_ ? old_ : src_);
-op_AmomaxuD:
-  AMO(uint64_t, old_ > src_ ? old_ : src_);
+  HANDLER(LrW, {
+    ATOMIC_ADDR(4);
+    int32_t v;
+    if (!as->Read<int32_t>(addr, &v, &stop.fault)) goto fault;
+    x[insn->rd] = static_cast<uint64_t>(static_cast<int64_t>(v));
+    s->reservation = addr;
+    NEXT();
+  })
+  HANDLER(LrD, {
+    ATOMIC_ADDR(8);
+    uint64_t v;
+    if (!as->Read<uint64_t>(addr, &v, &stop.fault)) goto fault;
+    x[insn->rd] = v;
+    s->reservation = addr;
+    NEXT();
+  })
+  HANDLER(ScW, {
+    ATOMIC_ADDR(4);
+    const bool ok = s->reservation == addr;
+    s->reservation = kNoReservation;
+    if (ok && !as->Write<uint32_t>(addr, static_cast<uint32_t>(x[insn->rs2]),
+                                   &stop.fault)) {
+      goto fault;
+    }
+    x[insn->rd] = ok ? 0 : 1;
+    NEXT();
+  })
+  HANDLER(ScD, {
+    ATOMIC_ADDR(8);
+    const bool ok = s->reservation == addr;
+    s->reservation = kNoReservation;
+    if (ok && !as->Write<uint64_t>(addr, x[insn->rs2], &stop.fault)) goto fault;
+    x[insn->rd] = ok ? 0 : 1;
+    NEXT();
+  })
+  HANDLER(AmoswapW, AMO(uint32_t, src_);)
+  HANDLER(AmoaddW, AMO(uint32_t, old_ + src_);)
+  HANDLER(AmoxorW, AMO(uint32_t, old_ ^ src_);)
+  HANDLER(AmoandW, AMO(uint32_t, old_ & src_);)
+  HANDLER(AmoorW, AMO(uint32_t, old_ | src_);)
+  HANDLER(AmominW,
+          AMO(uint32_t, static_cast<int32_t>(old_) < static_cast<int32_t>(src_)
+                            ? old_
+                            : src_);)
+  HANDLER(AmomaxW,
+          AMO(uint32_t, static_cast<int32_t>(old_) > static_cast<int32_t>(src_)
+                            ? old_
+                            : src_);)
+  HANDLER(AmominuW, AMO(uint32_t, old_ < src_ ? old_ : src_);)
+  HANDLER(AmomaxuW, AMO(uint32_t, old_ > src_ ? old_ : src_);)
+  HANDLER(AmoswapD, AMO(uint64_t, src_);)
+  HANDLER(AmoaddD, AMO(uint64_t, old_ + src_);)
+  HANDLER(AmoxorD, AMO(uint64_t, old_ ^ src_);)
+  HANDLER(AmoandD, AMO(uint64_t, old_ & src_);)
+  HANDLER(AmoorD, AMO(uint64_t, old_ | src_);)
+  HANDLER(AmominD,
+          AMO(uint64_t, static_cast<int64_t>(old_) < static_cast<int64_t>(src_)
+                            ? old_
+                            : src_);)
+  HANDLER(AmomaxD,
+          AMO(uint64_t, static_cast<int64_t>(old_) > static_cast<int64_t>(src_)
+                            ? old_
+                            : src_);)
+  HANDLER(AmominuD, AMO(uint64_t, old_ < src_ ? old_ : src_);)
+  HANDLER(AmomaxuD, AMO(uint64_t, old_ > src_ ? old_ : src_);)
 #undef AMO
 #undef ATOMIC_ADDR
 
   // ---- Zicsr ----
-op_Csr:
-  if (!ExecCsr(*insn, icount)) goto illegal;
-  NEXT();
+  HANDLER(Csr, if (!ExecCsr(*insn, icount)) goto illegal; NEXT();)
 
   // ---- F ----
-op_Flw: {
-  uint32_t v;
-  if (!as->Read<uint32_t>(x[insn->rs1] + insn->imm, &v, &stop.fault)) {
-    goto fault;
-  }
-  f[insn->rd] = BoxS(v);
-  NEXT();
-}
-op_Fsw:
-  if (!as->Write<uint32_t>(x[insn->rs1] + insn->imm,
-                           static_cast<uint32_t>(f[insn->rs2]), &stop.fault)) {
-    goto fault;
-  }
-  NEXT();
-#define FP3(OP, FN, BOX, UNBOX)                                      \
-  op_##OP : {                                                        \
-    RM();                                                            \
-    f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), \
-                              UNBOX(f[insn->rs3]), rm, &s->fflags)); \
-    NEXT();                                                          \
-  }
-#define FP2(OP, FN, BOX, UNBOX)                                          \
-  op_##OP : {                                                            \
-    RM();                                                                \
-    f[insn->rd] =                                                        \
-        BOX(fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), rm, &s->fflags)); \
-    NEXT();                                                              \
-  }
-#define FP1(OP, FN, BOX, UNBOX)                                        \
-  op_##OP : {                                                          \
-    RM();                                                              \
-    f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), rm, &s->fflags));   \
-    NEXT();                                                            \
-  }
-#define FMINMAX(OP, FN, BOX, UNBOX)                                      \
-  op_##OP:                                                               \
-  f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]),    \
-                            &s->fflags));                                \
-  NEXT();
-#define FCMP(OP, FN, UNBOX)                                              \
-  op_##OP:                                                               \
-  x[insn->rd] = fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), &s->fflags); \
-  NEXT();
+  HANDLER(Flw, {
+    uint32_t v;
+    if (!as->Read<uint32_t>(x[insn->rs1] + insn->imm, &v, &stop.fault)) {
+      goto fault;
+    }
+    f[insn->rd] = BoxS(v);
+    NEXT();
+  })
+  HANDLER(
+      Fsw, if (!as->Write<uint32_t>(x[insn->rs1] + insn->imm,
+                                    static_cast<uint32_t>(f[insn->rs2]),
+                                    &stop.fault)) { goto fault; } NEXT();)
+#define FP3(OP, FN, BOX, UNBOX)                                               \
+  HANDLER(OP, RM();                                                           \
+          f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), \
+                                    UNBOX(f[insn->rs3]), rm, &s->fflags));    \
+          NEXT();)
+#define FP2(OP, FN, BOX, UNBOX)                                               \
+  HANDLER(OP, RM();                                                           \
+          f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), \
+                                    rm, &s->fflags));                         \
+          NEXT();)
+#define FP1(OP, FN, BOX, UNBOX)                                            \
+  HANDLER(OP, RM();                                                        \
+          f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), rm, &s->fflags)); \
+          NEXT();)
+#define FMINMAX(OP, FN, BOX, UNBOX)                                        \
+  HANDLER(OP, f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]),               \
+                                        UNBOX(f[insn->rs2]), &s->fflags)); \
+          NEXT();)
+#define FCMP(OP, FN, UNBOX)                                                   \
+  HANDLER(OP, x[insn->rd] = fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), \
+                                    &s->fflags);                              \
+          NEXT();)
   // Float -> integer register.
-#define FTOI(OP, FN, UNBOX)                                          \
-  op_##OP : {                                                        \
-    RM();                                                            \
-    x[insn->rd] = fpu::FN(UNBOX(f[insn->rs1]), rm, &s->fflags);      \
-    NEXT();                                                          \
-  }
+#define FTOI(OP, FN, UNBOX) \
+  HANDLER(OP, RM();         \
+          x[insn->rd] = fpu::FN(UNBOX(f[insn->rs1]), rm, &s->fflags); NEXT();)
   // Integer register -> float.
-#define ITOF(OP, FN, BOX)                                            \
-  op_##OP : {                                                        \
-    RM();                                                            \
-    f[insn->rd] = BOX(fpu::FN(x[insn->rs1], rm, &s->fflags));        \
-    NEXT();                                                          \
-  }
+#define ITOF(OP, FN, BOX)                                                     \
+  HANDLER(OP, RM(); f[insn->rd] = BOX(fpu::FN(x[insn->rs1], rm, &s->fflags)); \
+          NEXT();)
 #define RAW(v) (v)
   FP3(FmaddS, MaddS, BoxS, S)
   FP3(FmsubS, MsubS, BoxS, S)
@@ -661,46 +578,38 @@ op_Fsw:
   ITOF(FcvtSWu, CvtSWu, BoxS)
   ITOF(FcvtSL, CvtSL, BoxS)
   ITOF(FcvtSLu, CvtSLu, BoxS)
-op_FsgnjS: {
-  const uint32_t a = S(f[insn->rs1]), b = S(f[insn->rs2]);
-  f[insn->rd] = BoxS((a & 0x7fffffffu) | (b & 0x80000000u));
-  NEXT();
-}
-op_FsgnjnS: {
-  const uint32_t a = S(f[insn->rs1]), b = S(f[insn->rs2]);
-  f[insn->rd] = BoxS((a & 0x7fffffffu) | (~b & 0x80000000u));
-  NEXT();
-}
-op_FsgnjxS: {
-  const uint32_t a = S(f[insn->rs1]), b = S(f[insn->rs2]);
-  f[insn->rd] = BoxS(a ^ (b & 0x80000000u));
-  NEXT();
-}
-op_FmvXW:
-  x[insn->rd] = Sext32(f[insn->rs1]);
-  NEXT();
-op_FmvWX:
-  f[insn->rd] = BoxS(static_cast<uint32_t>(x[insn->rs1]));
-  NEXT();
-op_FclassS:
-  x[insn->rd] = fpu::ClassS(S(f[insn->rs1]));
-  NEXT();
+  HANDLER(FsgnjS, {
+    const uint32_t a = S(f[insn->rs1]), b = S(f[insn->rs2]);
+    f[insn->rd] = BoxS((a & 0x7fffffffu) | (b & 0x80000000u));
+    NEXT();
+  })
+  HANDLER(FsgnjnS, {
+    const uint32_t a = S(f[insn->rs1]), b = S(f[insn->rs2]);
+    f[insn->rd] = BoxS((a & 0x7fffffffu) | (~b & 0x80000000u));
+    NEXT();
+  })
+  HANDLER(FsgnjxS, {
+    const uint32_t a = S(f[insn->rs1]), b = S(f[insn->rs2]);
+    f[insn->rd] = BoxS(a ^ (b & 0x80000000u));
+    NEXT();
+  })
+  HANDLER(FmvXW, x[insn->rd] = Sext32(f[insn->rs1]); NEXT();)
+  HANDLER(FmvWX, f[insn->rd] = BoxS(static_cast<uint32_t>(x[insn->rs1]));
+          NEXT();)
+  HANDLER(FclassS, x[insn->rd] = fpu::ClassS(S(f[insn->rs1])); NEXT();)
 
   // ---- D ----
-op_Fld: {
-  uint64_t v;
-  if (!as->Read<uint64_t>(x[insn->rs1] + insn->imm, &v, &stop.fault)) {
-    goto fault;
-  }
-  f[insn->rd] = v;
-  NEXT();
-}
-op_Fsd:
-  if (!as->Write<uint64_t>(x[insn->rs1] + insn->imm, f[insn->rs2],
-                           &stop.fault)) {
-    goto fault;
-  }
-  NEXT();
+  HANDLER(Fld, {
+    uint64_t v;
+    if (!as->Read<uint64_t>(x[insn->rs1] + insn->imm, &v, &stop.fault)) {
+      goto fault;
+    }
+    f[insn->rd] = v;
+    NEXT();
+  })
+  HANDLER(
+      Fsd, if (!as->Write<uint64_t>(x[insn->rs1] + insn->imm, f[insn->rs2],
+                                    &stop.fault)) { goto fault; } NEXT();)
   FP3(FmaddD, MaddD, RAW, RAW)
   FP3(FmsubD, MsubD, RAW, RAW)
   FP3(FnmsubD, NmsubD, RAW, RAW)
@@ -725,30 +634,24 @@ op_Fsd:
   ITOF(FcvtDLu, CvtDLu, RAW)
   FP1(FcvtSD, CvtSD, BoxS, RAW)
   FP1(FcvtDS, CvtDS, RAW, S)
-op_FsgnjD: {
-  const uint64_t a = f[insn->rs1], b = f[insn->rs2];
-  f[insn->rd] = (a & ~(1ull << 63)) | (b & (1ull << 63));
-  NEXT();
-}
-op_FsgnjnD: {
-  const uint64_t a = f[insn->rs1], b = f[insn->rs2];
-  f[insn->rd] = (a & ~(1ull << 63)) | (~b & (1ull << 63));
-  NEXT();
-}
-op_FsgnjxD: {
-  const uint64_t a = f[insn->rs1], b = f[insn->rs2];
-  f[insn->rd] = a ^ (b & (1ull << 63));
-  NEXT();
-}
-op_FmvXD:
-  x[insn->rd] = f[insn->rs1];
-  NEXT();
-op_FmvDX:
-  f[insn->rd] = x[insn->rs1];
-  NEXT();
-op_FclassD:
-  x[insn->rd] = fpu::ClassD(f[insn->rs1]);
-  NEXT();
+  HANDLER(FsgnjD, {
+    const uint64_t a = f[insn->rs1], b = f[insn->rs2];
+    f[insn->rd] = (a & ~(1ull << 63)) | (b & (1ull << 63));
+    NEXT();
+  })
+  HANDLER(FsgnjnD, {
+    const uint64_t a = f[insn->rs1], b = f[insn->rs2];
+    f[insn->rd] = (a & ~(1ull << 63)) | (~b & (1ull << 63));
+    NEXT();
+  })
+  HANDLER(FsgnjxD, {
+    const uint64_t a = f[insn->rs1], b = f[insn->rs2];
+    f[insn->rd] = a ^ (b & (1ull << 63));
+    NEXT();
+  })
+  HANDLER(FmvXD, x[insn->rd] = f[insn->rs1]; NEXT();)
+  HANDLER(FmvDX, f[insn->rd] = x[insn->rs1]; NEXT();)
+  HANDLER(FclassD, x[insn->rd] = fpu::ClassD(f[insn->rs1]); NEXT();)
 #undef FP3
 #undef FP2
 #undef FP1
@@ -774,6 +677,7 @@ trap:
 #undef PC
 #undef DISPATCH
 #undef NEXT
+#undef HANDLER
 #undef JUMP
 #undef LOAD
 #undef STORE

@@ -30,13 +30,20 @@ constexpr uint64_t kHwcap = (1u << ('I' - 'A')) | (1u << ('M' - 'A')) |
 
 const char* SignalName(int sig) {
   switch (sig) {
-    case 4: return "SIGILL";
-    case 5: return "SIGTRAP";
-    case 7: return "SIGBUS";
-    case 9: return "SIGKILL";
-    case 11: return "SIGSEGV";
-    case 24: return "SIGXCPU";
-    case 25: return "SIGXFSZ";
+    case 4:
+      return "SIGILL";
+    case 5:
+      return "SIGTRAP";
+    case 7:
+      return "SIGBUS";
+    case 9:
+      return "SIGKILL";
+    case 11:
+      return "SIGSEGV";
+    case 24:
+      return "SIGXCPU";
+    case 25:
+      return "SIGXFSZ";
   }
   return "signal";
 }
@@ -48,16 +55,16 @@ Sandbox::Sandbox(SandboxOptions options, GuestIo* io)
 
 Sandbox::~Sandbox() = default;
 
-absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(
-    SandboxOptions options, GuestIo* io) {
+absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options,
+                                                         GuestIo* io) {
   if (io == nullptr) return absl::InvalidArgumentError("sandbox: no GuestIo");
   if (options.argv.empty()) {
     return absl::InvalidArgumentError("sandbox: argv must include argv[0]");
   }
   if (options.memory_bytes < (1 << 20)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--memory %s is too small: a guest needs at least 1M",
-        FormatByteSize(options.memory_bytes)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--memory %s is too small: a guest needs at least 1M",
+                        FormatByteSize(options.memory_bytes)));
   }
   if (options.stack_bytes < (64 << 10) ||
       options.stack_bytes > options.memory_bytes) {
@@ -161,8 +168,8 @@ ExitStatus Sandbox::Run() {
       ran = true;
       uint64_t budget = kSliceInstructions;
       if (options_.limit_instructions > 0) {
-        budget = std::min(budget,
-                          options_.limit_instructions - stats_.instructions);
+        budget =
+            std::min(budget, options_.limit_instructions - stats_.instructions);
       }
       const uint64_t before = p.cpu.instret;
       const absl::Time t0 = absl::Now();
@@ -176,11 +183,13 @@ ExitStatus Sandbox::Run() {
         case rv64::StopReason::kEcall:
           ++stats_.syscalls;
           switch (Syscall(p)) {
-            case SyscallResult::kContinue: break;
+            case SyscallResult::kContinue:
+              break;
             case SyscallResult::kBlocked:
               p.state = Process::State::kWaiting;
               break;
-            case SyscallResult::kExit: break;  // Exit() was called
+            case SyscallResult::kExit:
+              break;  // Exit() was called
           }
           break;
         case rv64::StopReason::kLimit:
@@ -210,8 +219,8 @@ ExitStatus Sandbox::Run() {
                                      FormatByteSize(options_.memory_bytes));
             }
           } else if (stop.reason == rv64::StopReason::kIllegal) {
-            what = absl::StrFormat("illegal instruction 0x%08x",
-                                   stop.insn_word);
+            what =
+                absl::StrFormat("illegal instruction 0x%08x", stop.insn_word);
           } else if (stop.reason == rv64::StopReason::kMisaligned) {
             what = absl::StrFormat("misaligned atomic access at 0x%x",
                                    stop.address);
@@ -254,9 +263,8 @@ void Sandbox::Exit(Process& p, ExitStatus status) {
     return;
   }
   p.state = Process::State::kZombie;
-  p.wait_status = status.kind == ExitKind::kExited
-                      ? (status.code & 0xff) << 8
-                      : (status.signal & 0x7f);
+  p.wait_status = status.kind == ExitKind::kExited ? (status.code & 0xff) << 8
+                                                   : (status.signal & 0x7f);
   Retire(p);
   // Orphans of p are reparented to the first process, like to init.
   for (auto& [pid, q] : processes_) {

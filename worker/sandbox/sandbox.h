@@ -39,16 +39,16 @@
 namespace memmgr::sandbox {
 
 struct SandboxOptions {
-  std::string program_path;        // for messages and AT_EXECFN
-  std::string program;             // the ELF file's bytes
-  std::vector<std::string> argv;   // argv[0] included
-  std::vector<std::string> envp;   // exactly the guest's environment
+  std::string program_path;       // for messages and AT_EXECFN
+  std::string program;            // the ELF file's bytes
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> envp;  // exactly the guest's environment
   // Files the guest may open (read-only): guest path -> contents.
   std::map<std::string, std::string> files;
-  uint64_t memory_bytes = 256 << 20;  // frames for all processes
-  uint64_t stack_bytes = 8 << 20;     // RLIMIT_STACK
-  uint64_t limit_instructions = 0;    // 0 = none
-  uint64_t limit_output_bytes = 0;    // stdout + stderr; 0 = none
+  uint64_t memory_bytes = 256 << 20;              // frames for all processes
+  uint64_t stack_bytes = 8 << 20;                 // RLIMIT_STACK
+  uint64_t limit_instructions = 0;                // 0 = none
+  uint64_t limit_output_bytes = 0;                // stdout + stderr; 0 = none
   absl::Duration timeout = absl::ZeroDuration();  // wall clock; 0 = none
   int max_processes = 64;
   // AT_RANDOM and getrandom: host entropy unless a seed is given.
@@ -58,18 +58,20 @@ struct SandboxOptions {
 };
 
 enum class ExitKind {
-  kExited,       // exit/exit_group
-  kSignaled,     // killed by a fault (signal)
-  kLimit,        // an instruction / output / time limit
+  kExited,    // exit/exit_group
+  kSignaled,  // killed by a fault (signal)
+  kLimit,     // an instruction / output / time limit
 };
 
 struct ExitStatus {
   ExitKind kind = ExitKind::kExited;
-  int code = 0;    // kExited: the guest's status (0..255)
-  int signal = 0;  // kSignaled / kLimit: the signal
+  int code = 0;        // kExited: the guest's status (0..255)
+  int signal = 0;      // kSignaled / kLimit: the signal
   std::string reason;  // one line, empty for a normal exit
   // The status a shell would report: code, or 128 + signal.
-  int ShellStatus() const { return kind == ExitKind::kExited ? code : 128 + signal; }
+  int ShellStatus() const {
+    return kind == ExitKind::kExited ? code : 128 + signal;
+  }
 };
 
 struct SandboxStats {
@@ -79,7 +81,7 @@ struct SandboxStats {
   uint64_t peak_frames = 0;  // frame pool high-water mark
   uint64_t syscalls = 0;
   std::map<uint64_t, uint64_t> unknown_syscalls;  // number -> count
-  uint64_t processes = 0;    // created, including the first
+  uint64_t processes = 0;  // created, including the first
   uint64_t decoded_instructions = 0;
   uint64_t output_bytes = 0;
 };
@@ -139,8 +141,8 @@ class Sandbox {
                      uint64_t old_limit);
   int64_t SysRtSigaction(Process& p, int64_t sig, uint64_t act, uint64_t oact,
                          uint64_t size);
-  int64_t SysRtSigprocmask(Process& p, int64_t how, uint64_t set,
-                           uint64_t oset, uint64_t size);
+  int64_t SysRtSigprocmask(Process& p, int64_t how, uint64_t set, uint64_t oset,
+                           uint64_t size);
   int64_t SysClone(Process& p, uint64_t flags, uint64_t stack);
   int64_t SysWait4(Process& p, int64_t pid, uint64_t status, int64_t options,
                    uint64_t rusage, SyscallResult* result);

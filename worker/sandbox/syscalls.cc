@@ -137,9 +137,9 @@ int64_t Sandbox::EmitOutput(Process& p, int fd, absl::string_view data) {
     ExitStatus st;
     st.kind = ExitKind::kLimit;
     st.signal = 25;  // SIGXFSZ, as for RLIMIT_FSIZE
-    st.reason = absl::StrFormat(
-        "output limit reached (--limit_output_bytes=%d)",
-        options_.limit_output_bytes);
+    st.reason =
+        absl::StrFormat("output limit reached (--limit_output_bytes=%d)",
+                        options_.limit_output_bytes);
     Exit(*processes_.begin()->second, st);
   }
   return n;
@@ -154,24 +154,40 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
   int64_t ret;
   SyscallResult result = SyscallResult::kContinue;
   switch (nr) {
-    case kRead: ret = SysRead(p, static_cast<int>(i0), a1, a2); break;
-    case kWrite: ret = SysWrite(p, static_cast<int>(i0), a1, a2); break;
-    case kReadv: ret = SysReadv(p, static_cast<int>(i0), a1, a2); break;
-    case kWritev: ret = SysWritev(p, static_cast<int>(i0), a1, a2); break;
+    case kRead:
+      ret = SysRead(p, static_cast<int>(i0), a1, a2);
+      break;
+    case kWrite:
+      ret = SysWrite(p, static_cast<int>(i0), a1, a2);
+      break;
+    case kReadv:
+      ret = SysReadv(p, static_cast<int>(i0), a1, a2);
+      break;
+    case kWritev:
+      ret = SysWritev(p, static_cast<int>(i0), a1, a2);
+      break;
     case kOpenat:
       ret = SysOpenat(p, i0, a1, static_cast<int64_t>(a2));
       break;
-    case kClose: ret = SysClose(p, static_cast<int>(i0)); break;
+    case kClose:
+      ret = SysClose(p, static_cast<int>(i0));
+      break;
     case kLseek:
       ret = SysLseek(p, static_cast<int>(i0), static_cast<int64_t>(a1),
                      static_cast<int>(a2));
       break;
-    case kFstat: ret = SysFstat(p, static_cast<int>(i0), a1); break;
+    case kFstat:
+      ret = SysFstat(p, static_cast<int>(i0), a1);
+      break;
     case kNewfstatat:
       ret = SysNewfstatat(p, i0, a1, a2, static_cast<int64_t>(a3));
       break;
-    case kIoctl: ret = SysIoctl(p, static_cast<int>(i0), a1, a2); break;
-    case kReadlinkat: ret = Err(ENOENT); break;  // no filesystem
+    case kIoctl:
+      ret = SysIoctl(p, static_cast<int>(i0), a1, a2);
+      break;
+    case kReadlinkat:
+      ret = Err(ENOENT);
+      break;  // no filesystem
     case kExit:
     case kExitGroup: {
       ExitStatus st;
@@ -187,45 +203,91 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
       // struct robust_list_head is 24 bytes on 64-bit.
       ret = a1 == 24 ? 0 : Err(EINVAL);
       break;
-    case kRseq: ret = Err(ENOSYS); break;  // glibc falls back cleanly
-    case kFutex: ret = Err(ENOSYS); break;
-    case kNanosleep: ret = SysNanosleep(p, a0, a1); break;
+    case kRseq:
+      ret = Err(ENOSYS);
+      break;  // glibc falls back cleanly
+    case kFutex:
+      ret = Err(ENOSYS);
+      break;
+    case kNanosleep:
+      ret = SysNanosleep(p, a0, a1);
+      break;
     case kClockNanosleep:
       // (clock, flags, req, rem): relative sleeps on any clock.
       ret = (a1 & 1) ? Err(EINVAL) : SysNanosleep(p, a2, a3);
       break;
-    case kClockGettime: ret = SysClockGettime(p, i0, a1); break;
-    case kGettimeofday: ret = SysGettimeofday(p, a0); break;
-    case kSchedYield: ret = 0; break;
-    case kRtSigaction: ret = SysRtSigaction(p, i0, a1, a2, a3); break;
-    case kRtSigprocmask: ret = SysRtSigprocmask(p, i0, a1, a2, a3); break;
+    case kClockGettime:
+      ret = SysClockGettime(p, i0, a1);
+      break;
+    case kGettimeofday:
+      ret = SysGettimeofday(p, a0);
+      break;
+    case kSchedYield:
+      ret = 0;
+      break;
+    case kRtSigaction:
+      ret = SysRtSigaction(p, i0, a1, a2, a3);
+      break;
+    case kRtSigprocmask:
+      ret = SysRtSigprocmask(p, i0, a1, a2, a3);
+      break;
     case kKill:
-    case kTgkill: ret = Err(EPERM); break;  // no signal delivery
-    case kUname: ret = SysUname(p, a0); break;
+    case kTgkill:
+      ret = Err(EPERM);
+      break;  // no signal delivery
+    case kUname:
+      ret = SysUname(p, a0);
+      break;
     case kGetpid:
-    case kGettid: ret = p.pid; break;
-    case kGetppid: ret = p.ppid; break;
+    case kGettid:
+      ret = p.pid;
+      break;
+    case kGetppid:
+      ret = p.ppid;
+      break;
     case kGetuid:
     case kGeteuid:
     case kGetgid:
-    case kGetegid: ret = 0; break;
-    case kBrk: ret = SysBrk(p, a0); break;
+    case kGetegid:
+      ret = 0;
+      break;
+    case kBrk:
+      ret = SysBrk(p, a0);
+      break;
     case kMmap:
       ret = SysMmap(p, a0, a1, a2, a3, static_cast<int64_t>(a4), a5);
       break;
-    case kMunmap: ret = SysMunmap(p, a0, a1); break;
-    case kMprotect: ret = SysMprotect(p, a0, a1, a2); break;
-    case kMremap: ret = SysMremap(p, a0, a1, a2, a3, a4); break;
-    case kMadvise: ret = SysMadvise(p, a0, a1, static_cast<int64_t>(a2)); break;
-    case kMlock: ret = Err(p.as->Mlock(a0, a1)); break;
-    case kMunlock: ret = Err(p.as->Munlock(a0, a1)); break;
-    case kClone: ret = SysClone(p, a0, a1); break;
+    case kMunmap:
+      ret = SysMunmap(p, a0, a1);
+      break;
+    case kMprotect:
+      ret = SysMprotect(p, a0, a1, a2);
+      break;
+    case kMremap:
+      ret = SysMremap(p, a0, a1, a2, a3, a4);
+      break;
+    case kMadvise:
+      ret = SysMadvise(p, a0, a1, static_cast<int64_t>(a2));
+      break;
+    case kMlock:
+      ret = Err(p.as->Mlock(a0, a1));
+      break;
+    case kMunlock:
+      ret = Err(p.as->Munlock(a0, a1));
+      break;
+    case kClone:
+      ret = SysClone(p, a0, a1);
+      break;
     case kWait4:
       ret = SysWait4(p, i0, a1, static_cast<int64_t>(a2), a3, &result);
       if (result == SyscallResult::kBlocked) return result;
       break;
-    case kPrlimit64: ret = SysPrlimit(p, i0, static_cast<int64_t>(a1), a2, a3); break;
-    case kGetrandom: ret = SysGetrandom(p, a0, a1); break;
+    case kPrlimit64:
+      ret = SysPrlimit(p, i0, static_cast<int64_t>(a1), a2, a3);
+      break;
+    case kGetrandom:
+      ret = SysGetrandom(p, a0, a1);
+      break;
     default:
       ++stats_.unknown_syscalls[nr];
       ret = Err(ENOSYS);
@@ -358,10 +420,17 @@ int64_t Sandbox::SysLseek(Process& p, int fd, int64_t off, int whence) {
   OpenFile& f = it->second;
   int64_t base;
   switch (whence) {
-    case 0: base = 0; break;
-    case 1: base = static_cast<int64_t>(f.pos); break;
-    case 2: base = static_cast<int64_t>(f.data->size()); break;
-    default: return Err(EINVAL);
+    case 0:
+      base = 0;
+      break;
+    case 1:
+      base = static_cast<int64_t>(f.pos);
+      break;
+    case 2:
+      base = static_cast<int64_t>(f.data->size());
+      break;
+    default:
+      return Err(EINVAL);
   }
   if ((off > 0 && base > INT64_MAX - off) || base + off < 0) {
     return Err(EINVAL);
@@ -419,15 +488,14 @@ int64_t Sandbox::SysIoctl(Process& p, int fd, uint64_t req, uint64_t arg) {
 
 // ---- memory ----
 
-int64_t Sandbox::SysMmap(Process& p, uint64_t addr, uint64_t len,
-                         uint64_t prot, uint64_t flags, int64_t fd,
-                         uint64_t off) {
+int64_t Sandbox::SysMmap(Process& p, uint64_t addr, uint64_t len, uint64_t prot,
+                         uint64_t flags, int64_t fd, uint64_t off) {
   constexpr uint64_t kShared = 0x01, kPrivate = 0x02, kFixed = 0x10,
                      kAnonymous = 0x20, kGrowsDown = 0x100, kLocked = 0x2000,
                      kPopulate = 0x8000, kFixedNoReplace = 0x100000;
-  constexpr uint64_t kKnown = 0x01 | 0x02 | 0x03 | 0x10 | 0x20 | 0x100 |
-                              0x800 | 0x1000 | 0x2000 | 0x4000 | 0x8000 |
-                              0x10000 | 0x20000 | 0x40000 | 0x100000;
+  constexpr uint64_t kKnown = 0x01 | 0x02 | 0x03 | 0x10 | 0x20 | 0x100 | 0x800 |
+                              0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 |
+                              0x20000 | 0x40000 | 0x100000;
   if (prot & ~uint64_t{mmu::kProtMask}) return Err(EINVAL);
   const uint64_t type = flags & 3;
   if (type == 0 || (flags & ~kKnown)) return Err(EINVAL);
@@ -480,8 +548,7 @@ int64_t Sandbox::SysMunmap(Process& p, uint64_t addr, uint64_t len) {
 int64_t Sandbox::SysMprotect(Process& p, uint64_t addr, uint64_t len,
                              uint64_t prot) {
   if (prot & ~uint64_t{mmu::kProtMask}) return Err(EINVAL);
-  const absl::Status s =
-      p.as->Mprotect(addr, len, static_cast<uint32_t>(prot));
+  const absl::Status s = p.as->Mprotect(addr, len, static_cast<uint32_t>(prot));
   if (s.ok()) p.interp->InvalidateCode(addr, addr + len);
   return Err(s);
 }
@@ -537,8 +604,7 @@ int64_t Sandbox::SysMremap(Process& p, uint64_t old_addr, uint64_t old_len,
     mmu::Fault fault;
     if (!p.as->CopyFromGuest(old_addr + off, page.data(), mmu::kPageSize,
                              &fault) ||
-        !p.as->CopyToGuest(*moved + off, page.data(), mmu::kPageSize,
-                           &fault)) {
+        !p.as->CopyToGuest(*moved + off, page.data(), mmu::kPageSize, &fault)) {
       (void)p.as->Munmap(*moved, new_len);
       return fault.reason == mmu::FaultReason::kMemoryLimit ||
                      fault.reason == mmu::FaultReason::kOutOfMemory
@@ -590,8 +656,8 @@ int64_t Sandbox::SysNanosleep(Process& p, uint64_t req, uint64_t rem) {
   absl::Duration d = absl::Seconds(ts[0]) + absl::Nanoseconds(ts[1]);
   // Never sleep past the sandbox's timeout.
   if (options_.timeout > absl::ZeroDuration()) {
-    d = std::min(d, options_.timeout - (absl::Now() - start_) +
-                        absl::Milliseconds(1));
+    d = std::min(
+        d, options_.timeout - (absl::Now() - start_) + absl::Milliseconds(1));
   }
   if (d > absl::ZeroDuration()) absl::SleepFor(d);
   return 0;
@@ -679,10 +745,17 @@ int64_t Sandbox::SysRtSigprocmask(Process& p, int64_t how, uint64_t set,
     // SIGKILL and SIGSTOP cannot be blocked.
     m &= ~((1ull << (9 - 1)) | (1ull << (19 - 1)));
     switch (how) {
-      case 0: p.sigmask |= m; break;   // SIG_BLOCK
-      case 1: p.sigmask &= ~m; break;  // SIG_UNBLOCK
-      case 2: p.sigmask = m; break;    // SIG_SETMASK
-      default: return Err(EINVAL);
+      case 0:
+        p.sigmask |= m;
+        break;  // SIG_BLOCK
+      case 1:
+        p.sigmask &= ~m;
+        break;  // SIG_UNBLOCK
+      case 2:
+        p.sigmask = m;
+        break;  // SIG_SETMASK
+      default:
+        return Err(EINVAL);
     }
   }
   if (oset != 0 && !CopyOut(p, oset, &old, sizeof(old))) return Err(EFAULT);

@@ -25,8 +25,8 @@ uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd,
   return (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op;
 }
 uint32_t I(int32_t imm, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op) {
-  return (static_cast<uint32_t>(imm & 0xfff) << 20) | (rs1 << 15) |
-         (f3 << 12) | (rd << 7) | op;
+  return (static_cast<uint32_t>(imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) |
+         (rd << 7) | op;
 }
 uint32_t S(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t op) {
   const auto u = static_cast<uint32_t>(imm);
@@ -63,7 +63,9 @@ uint32_t Ld(uint32_t rd, uint32_t rs1, int32_t imm) {
 uint32_t Lw(uint32_t rd, uint32_t rs1, int32_t imm) {
   return I(imm, rs1, 2, rd, 0x03);
 }
-uint32_t Lui(uint32_t rd, uint32_t imm20) { return (imm20 << 12) | (rd << 7) | 0x37; }
+uint32_t Lui(uint32_t rd, uint32_t imm20) {
+  return (imm20 << 12) | (rd << 7) | 0x37;
+}
 constexpr uint32_t kEcall = 0x00000073;
 constexpr uint32_t kEbreak = 0x00100073;
 constexpr uint32_t kFenceI = 0x0000100f;
@@ -113,8 +115,7 @@ TEST_F(InterpreterTest, ArithmeticAndEcallRetires) {
 }
 
 TEST_F(InterpreterTest, WritesToX0AreDiscarded) {
-  Load(kCode, {Addi(0, 0, 5), Add(0, 0, 0), Lui(0, 1), Addi(10, 0, 0),
-               kEcall});
+  Load(kCode, {Addi(0, 0, 5), Add(0, 0, 0), Lui(0, 1), Addi(10, 0, 0), kEcall});
   RunFrom(kCode);
   EXPECT_EQ(cpu_.x[0], 0u);
   EXPECT_EQ(cpu_.x[10], 0u);
@@ -197,8 +198,8 @@ TEST_F(InterpreterTest, CsrReadsInstretAndFcsr) {
   const uint32_t csrw_cycle = I(0xc00, 10, 1, 0, 0x73);  // read-only: illegal
   Load(kCode, {Addi(5, 0, 1), csrr_instret, csrwi_frm, csrr_fcsr, csrw_cycle});
   const Stop s = RunFrom(kCode);
-  EXPECT_EQ(cpu_.x[10], 1u);         // one instruction retired before it
-  EXPECT_EQ(cpu_.x[11], 3u << 5);    // frm in fcsr[7:5]
+  EXPECT_EQ(cpu_.x[10], 1u);       // one instruction retired before it
+  EXPECT_EQ(cpu_.x[11], 3u << 5);  // frm in fcsr[7:5]
   EXPECT_EQ(s.reason, StopReason::kIllegal);
 }
 
@@ -211,7 +212,8 @@ TEST_F(InterpreterTest, SelfModifyingCodeIsSeenAfterFenceI) {
   ASSERT_EQ(cpu_.x[10], 1u);
   cpu_.x[5] = target;
   cpu_.x[6] = Addi(10, 0, 2);
-  Load(kCode, {Sw(6, 5, 0), kFenceI, J(static_cast<int32_t>(target - (kCode + 8)), 0)});
+  Load(kCode, {Sw(6, 5, 0), kFenceI,
+               J(static_cast<int32_t>(target - (kCode + 8)), 0)});
   s = RunFrom(kCode);
   EXPECT_EQ(s.reason, StopReason::kEcall);
   EXPECT_EQ(cpu_.x[10], 2u);
@@ -233,10 +235,9 @@ TEST_F(InterpreterTest, InstructionSpanningTwoPages) {
   // 0xffe so its halves live on two pages.
   const GuestAddr at = kCode + mmu::kPageSize - 2;
   const uint32_t addi = Addi(10, 0, 99);
-  const uint16_t parcels[4] = {static_cast<uint16_t>(addi),
-                               static_cast<uint16_t>(addi >> 16),
-                               static_cast<uint16_t>(kEcall),
-                               static_cast<uint16_t>(kEcall >> 16)};
+  const uint16_t parcels[4] = {
+      static_cast<uint16_t>(addi), static_cast<uint16_t>(addi >> 16),
+      static_cast<uint16_t>(kEcall), static_cast<uint16_t>(kEcall >> 16)};
   mmu::Fault f;
   ASSERT_TRUE(as_->CopyToGuest(at, parcels, sizeof(parcels), &f));
   Stop s = RunFrom(at);
@@ -253,7 +254,10 @@ TEST_F(InterpreterTest, InstructionSpanningTwoPages) {
 TEST_F(InterpreterTest, CompressedInstructions) {
   // c.li a0, 5 (0x4515); c.addi a0, 3 (0x050d); c.mv a1, a0 (0x85aa);
   // c.add a0, a1 (0x952e); then ecall.
-  const uint16_t code[] = {0x4515, 0x050d, 0x85aa, 0x952e,
+  const uint16_t code[] = {0x4515,
+                           0x050d,
+                           0x85aa,
+                           0x952e,
                            static_cast<uint16_t>(kEcall),
                            static_cast<uint16_t>(kEcall >> 16)};
   mmu::Fault f;
@@ -304,7 +308,8 @@ TEST_F(InterpreterTest, MunmappedCodeIsInvalidatedByTheSyscallLayer) {
   Load(kCode + 3 * mmu::kPageSize, {Addi(10, 0, 1), kEcall});
   RunFrom(kCode + 3 * mmu::kPageSize);
   ASSERT_TRUE(as_->Munmap(kCode + 3 * mmu::kPageSize, mmu::kPageSize).ok());
-  interp_->InvalidateCode(kCode + 3 * mmu::kPageSize, kCode + 4 * mmu::kPageSize);
+  interp_->InvalidateCode(kCode + 3 * mmu::kPageSize,
+                          kCode + 4 * mmu::kPageSize);
   const Stop s = RunFrom(kCode + 3 * mmu::kPageSize);
   EXPECT_EQ(s.reason, StopReason::kFault);
   EXPECT_EQ(s.fault.reason, mmu::FaultReason::kUnmapped);
