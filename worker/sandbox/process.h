@@ -24,15 +24,35 @@ struct GuestSigaction {
   uint64_t mask = 0;
 };
 
-// An open, read-only file the embedder passed in.
+// A pipe between processes of one sandbox (pipe2). Bytes [head, size) are
+// unread; the reader/writer counts are the open fds of each end across all
+// processes (fork duplicates them, close and exit drop them).
+struct Pipe {
+  static constexpr size_t kCapacity = 65536;  // Linux's default pipe size
+  std::string data;
+  size_t head = 0;
+  int readers = 0;
+  int writers = 0;
+  size_t unread() const { return data.size() - head; }
+};
+
+// An open fd >= 3: a read-only file the embedder passed in, or a pipe end.
 struct OpenFile {
   std::string path;
-  std::shared_ptr<const std::string> data;
+  std::shared_ptr<const std::string> data;  // files
   uint64_t pos = 0;
+  std::shared_ptr<Pipe> pipe;  // pipe ends
+  bool pipe_write_end = false;
+  bool nonblock = false;
+  // Counts this fd on its pipe end (+1 on pipe2/fork, -1 on close/exit).
+  void RefPipe(int delta) const {
+    if (pipe == nullptr) return;
+    (pipe_write_end ? pipe->writers : pipe->readers) += delta;
+  }
 };
 
 struct Sandbox::Process {
-  enum class State { kRunnable, kWaiting, kZombie };
+  enum class State { kRunnable, kWaiting, kBlockedPipe, kZombie };
 
   int64_t pid = 0;
   int64_t ppid = 0;
@@ -42,6 +62,10 @@ struct Sandbox::Process {
   rv64::CpuState cpu;
   std::unique_ptr<rv64::Interpreter> interp;
   State state = State::kRunnable;
+  // kBlockedPipe: the pipe end a read (or write) waits on; the ecall is
+  // re-executed once the pipe has data (or room) or the other end closed.
+  std::shared_ptr<Pipe> blocked_pipe;
+  bool blocked_on_write = false;
   int wait_status = 0;  // Linux wait status once a zombie
 
   // A wait4 the process is blocked in.

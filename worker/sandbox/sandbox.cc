@@ -164,6 +164,16 @@ ExitStatus Sandbox::Run() {
       auto it = processes_.find(pid);
       if (it == processes_.end()) continue;
       Process& p = *it->second;
+      if (p.state == Process::State::kBlockedPipe) {
+        const Pipe& pipe = *p.blocked_pipe;
+        const bool ready =
+            p.blocked_on_write
+                ? pipe.readers == 0 || pipe.unread() < Pipe::kCapacity
+                : pipe.writers == 0 || pipe.unread() > 0;
+        if (!ready) continue;
+        p.blocked_pipe.reset();
+        p.state = Process::State::kRunnable;  // re-executes the ecall
+      }
       if (p.state != Process::State::kRunnable) continue;
       ran = true;
       uint64_t budget = kSliceInstructions;
@@ -186,7 +196,8 @@ ExitStatus Sandbox::Run() {
             case SyscallResult::kContinue:
               break;
             case SyscallResult::kBlocked:
-              p.state = Process::State::kWaiting;
+              p.state = p.blocked_pipe != nullptr ? Process::State::kBlockedPipe
+                                                  : Process::State::kWaiting;
               break;
             case SyscallResult::kExit:
               break;  // Exit() was called
@@ -233,6 +244,7 @@ ExitStatus Sandbox::Run() {
           break;
         }
       }
+      if (wake_waiters_) WakeWaiters();
       if (!done_ && OverTimeout()) {
         ExitStatus st;
         st.kind = ExitKind::kLimit;
@@ -244,12 +256,12 @@ ExitStatus Sandbox::Run() {
       if (done_) break;
     }
     if (!ran && !done_) {
-      // Every process waits: cannot happen (wait4 only blocks with a live
-      // child), but never spin.
+      // Every process waits on a pipe (or on a child that does): nothing
+      // can ever run again. Linux would hang; say so instead.
       ExitStatus st;
       st.kind = ExitKind::kSignaled;
       st.signal = kSigKill;
-      st.reason = "deadlock: every process is blocked";
+      st.reason = "deadlock: every process is blocked on a pipe or wait4";
       Exit(*processes_[root], st);
     }
   }
@@ -270,14 +282,29 @@ void Sandbox::Exit(Process& p, ExitStatus status) {
   for (auto& [pid, q] : processes_) {
     if (q->ppid == p.pid) q->ppid = processes_.begin()->first;
   }
-  if (auto it = processes_.find(p.ppid); it != processes_.end()) {
-    Process& parent = *it->second;
-    if (parent.state == Process::State::kWaiting) TryCompleteWait(parent);
+  // The parent's wait4 completes in Run(), after the caller is done with
+  // `p` (reaping frees it).
+  wake_waiters_ = true;
+}
+
+void Sandbox::WakeWaiters() {
+  wake_waiters_ = false;
+  std::vector<int64_t> waiting;
+  for (const auto& [pid, q] : processes_) {
+    if (q->state == Process::State::kWaiting) waiting.push_back(pid);
+  }
+  for (int64_t pid : waiting) {
+    if (auto it = processes_.find(pid); it != processes_.end()) {
+      TryCompleteWait(*it->second);
+    }
   }
 }
 
 void Sandbox::Retire(Process& p) {
   if (p.as == nullptr) return;
+  for (const auto& [fd, f] : p.files) f.RefPipe(-1);  // exit closes fds
+  p.files.clear();
+  p.blocked_pipe.reset();
   const mmu::MmuStats s = p.as->GetStats();
   for (int i = 0; i < mmu::kFaultClassCount; ++i) {
     retired_mmu_.faults[i] += s.faults[i];

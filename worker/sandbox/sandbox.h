@@ -86,6 +86,8 @@ struct SandboxStats {
   uint64_t output_bytes = 0;
 };
 
+struct OpenFile;
+
 class Sandbox {
  public:
   // Validates the options and loads the program: INVALID_ARGUMENT /
@@ -109,6 +111,8 @@ class Sandbox {
   SyscallResult Syscall(Process& p);
   void Exit(Process& p, ExitStatus status);
   bool TryCompleteWait(Process& parent);
+  // Completes the wait4 of every waiting process that has a zombie child.
+  void WakeWaiters();
   void Retire(Process& p);  // sums its stats and frees its memory
   bool OverTimeout() const;
 
@@ -119,6 +123,8 @@ class Sandbox {
   int64_t SysWritev(Process& p, int fd, uint64_t iov, uint64_t cnt);
   int64_t SysOpenat(Process& p, int64_t dirfd, uint64_t path, int64_t flags);
   int64_t SysClose(Process& p, int fd);
+  int64_t SysPipe2(Process& p, uint64_t fds, int64_t flags);
+  int64_t PipeWrite(Process& p, OpenFile& f, uint64_t buf, uint64_t len);
   int64_t SysLseek(Process& p, int fd, int64_t off, int whence);
   int64_t SysFstat(Process& p, int fd, uint64_t buf);
   int64_t SysNewfstatat(Process& p, int64_t dirfd, uint64_t path, uint64_t buf,
@@ -163,6 +169,7 @@ class Sandbox {
   std::map<int64_t, std::unique_ptr<Process>> processes_;  // by pid
   int64_t next_pid_ = 1000;
   bool done_ = false;
+  bool wake_waiters_ = false;  // a process exited since the last WakeWaiters
   ExitStatus exit_status_;
   absl::Time start_;
   uint64_t rng_state_ = 0;

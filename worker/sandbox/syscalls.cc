@@ -31,6 +31,7 @@ enum Sysno : uint64_t {
   kFstat = 80,
   kExit = 93,
   kExitGroup = 94,
+  kPipe2 = 59,
   kSetTidAddress = 96,
   kFutex = 98,
   kSetRobustList = 99,
@@ -172,6 +173,9 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
     case kClose:
       ret = SysClose(p, static_cast<int>(i0));
       break;
+    case kPipe2:
+      ret = SysPipe2(p, a0, static_cast<int64_t>(a1));
+      break;
     case kLseek:
       ret = SysLseek(p, static_cast<int>(i0), static_cast<int64_t>(a1),
                      static_cast<int>(a2));
@@ -293,7 +297,16 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
       ret = Err(ENOSYS);
       break;
   }
-  if (done_) return SyscallResult::kExit;  // e.g. the output limit
+  if (done_ || p.state == Process::State::kZombie) {
+    return SyscallResult::kExit;  // the output limit, SIGPIPE
+  }
+  if (p.blocked_pipe != nullptr) {
+    // Blocked on a pipe: re-execute the ecall (4 bytes; there is no
+    // compressed ecall) when the pipe is ready.
+    p.cpu.pc -= 4;
+    --p.cpu.instret;
+    return SyscallResult::kBlocked;
+  }
   x[rv64::kA0] = static_cast<uint64_t>(ret);
   return result;
 }
@@ -312,8 +325,27 @@ int64_t Sandbox::SysRead(Process& p, int fd, uint64_t buf, uint64_t len) {
     return n;
   }
   auto it = p.files.find(fd);
-  if (it == p.files.end()) return Err(fd == 1 || fd == 2 ? EBADF : EBADF);
+  if (it == p.files.end()) return Err(EBADF);
   OpenFile& f = it->second;
+  if (f.pipe != nullptr) {
+    if (f.pipe_write_end) return Err(EBADF);
+    Pipe& pipe = *f.pipe;
+    if (pipe.unread() == 0) {
+      if (pipe.writers == 0) return 0;  // end of file
+      if (f.nonblock) return Err(EAGAIN);
+      p.blocked_pipe = f.pipe;
+      p.blocked_on_write = false;
+      return 0;
+    }
+    const uint64_t n = std::min<uint64_t>(len, pipe.unread());
+    if (!CopyOut(p, buf, pipe.data.data() + pipe.head, n)) return Err(EFAULT);
+    pipe.head += n;
+    if (pipe.head == pipe.data.size()) {
+      pipe.data.clear();
+      pipe.head = 0;
+    }
+    return static_cast<int64_t>(n);
+  }
   const uint64_t avail = f.pos < f.data->size() ? f.data->size() - f.pos : 0;
   const uint64_t n = std::min(len, avail);
   if (n > 0 && !CopyOut(p, buf, f.data->data() + f.pos, n)) return Err(EFAULT);
@@ -323,7 +355,12 @@ int64_t Sandbox::SysRead(Process& p, int fd, uint64_t buf, uint64_t len) {
 
 int64_t Sandbox::SysWrite(Process& p, int fd, uint64_t buf, uint64_t len) {
   if (fd != 1 && fd != 2) {
-    return p.files.count(fd) ? Err(EBADF) : Err(EBADF);
+    auto it = p.files.find(fd);
+    if (it == p.files.end() || it->second.pipe == nullptr ||
+        !it->second.pipe_write_end) {
+      return Err(EBADF);  // passed-in files are read-only
+    }
+    return PipeWrite(p, it->second, buf, std::min(len, kMaxIo));
   }
   len = std::min(len, kMaxIo);
   std::string tmp;
@@ -365,6 +402,10 @@ int64_t Sandbox::SysWritev(Process& p, int fd, uint64_t iov, uint64_t cnt) {
   for (const GuestIovec& v : vec) {
     if (v.len == 0) continue;
     const int64_t n = SysWrite(p, fd, v.base, v.len);
+    if (p.blocked_pipe != nullptr && total > 0) {
+      p.blocked_pipe.reset();  // return what was written instead of blocking
+      return total;
+    }
     if (n < 0) return total > 0 ? total : n;
     total += n;
     if (done_ || static_cast<uint64_t>(n) < v.len) break;
@@ -382,6 +423,10 @@ int64_t Sandbox::SysReadv(Process& p, int fd, uint64_t iov, uint64_t cnt) {
   for (const GuestIovec& v : vec) {
     if (v.len == 0) continue;
     const int64_t n = SysRead(p, fd, v.base, v.len);
+    if (p.blocked_pipe != nullptr && total > 0) {
+      p.blocked_pipe.reset();  // return what was read instead of blocking
+      return total;
+    }
     if (n < 0) return total > 0 ? total : n;
     total += n;
     if (static_cast<uint64_t>(n) < v.len) break;
@@ -410,7 +455,70 @@ int64_t Sandbox::SysOpenat(Process& p, int64_t dirfd, uint64_t path,
 
 int64_t Sandbox::SysClose(Process& p, int fd) {
   if (fd >= 0 && fd <= 2) return 0;
-  return p.files.erase(fd) ? 0 : Err(EBADF);
+  auto it = p.files.find(fd);
+  if (it == p.files.end()) return Err(EBADF);
+  it->second.RefPipe(-1);
+  p.files.erase(it);
+  return 0;
+}
+
+int64_t Sandbox::PipeWrite(Process& p, OpenFile& f, uint64_t buf,
+                           uint64_t len) {
+  Pipe& pipe = *f.pipe;
+  if (pipe.readers == 0) {
+    // SIGPIPE kills the writer unless it ignores the signal (SIG_IGN = 1).
+    constexpr int kSigPipe = 13;
+    if (p.sigactions[kSigPipe].handler != 1) {
+      ExitStatus st;
+      st.kind = ExitKind::kSignaled;
+      st.signal = kSigPipe;
+      st.reason = "killed by SIGPIPE: write to a pipe with no reader";
+      Exit(p, st);
+    }
+    return Err(EPIPE);
+  }
+  if (len == 0) return 0;
+  const uint64_t room = Pipe::kCapacity - pipe.unread();
+  if (room == 0) {
+    if (f.nonblock) return Err(EAGAIN);
+    p.blocked_pipe = f.pipe;
+    p.blocked_on_write = true;
+    return 0;
+  }
+  // A partial write when the pipe is nearly full; callers (stdio) loop.
+  const uint64_t n = std::min(len, room);
+  const size_t old = pipe.data.size();
+  pipe.data.resize(old + n);
+  if (!CopyIn(p, buf, pipe.data.data() + old, n)) {
+    pipe.data.resize(old);
+    return Err(EFAULT);
+  }
+  return static_cast<int64_t>(n);
+}
+
+int64_t Sandbox::SysPipe2(Process& p, uint64_t fds, int64_t flags) {
+  constexpr int64_t kNonblock = 0x800, kCloexec = 0x80000;
+  if (flags & ~(kNonblock | kCloexec)) return Err(EINVAL);
+  if (p.files.size() + 2 > 1024) return Err(EMFILE);
+  auto pipe = std::make_shared<Pipe>();
+  int32_t pair[2];
+  for (int end = 0; end < 2; ++end) {
+    int fd = 3;
+    while (p.files.count(fd)) ++fd;
+    OpenFile f;
+    f.path = "pipe";
+    f.pipe = pipe;
+    f.pipe_write_end = end == 1;
+    f.nonblock = (flags & kNonblock) != 0;
+    f.RefPipe(+1);
+    p.files.emplace(fd, std::move(f));
+    pair[end] = fd;
+  }
+  if (!CopyOut(p, fds, pair, sizeof(pair))) {
+    for (int fd : pair) SysClose(p, fd);
+    return Err(EFAULT);
+  }
+  return 0;
 }
 
 int64_t Sandbox::SysLseek(Process& p, int fd, int64_t off, int whence) {
@@ -418,6 +526,7 @@ int64_t Sandbox::SysLseek(Process& p, int fd, int64_t off, int whence) {
   auto it = p.files.find(fd);
   if (it == p.files.end()) return Err(EBADF);
   OpenFile& f = it->second;
+  if (f.pipe != nullptr) return Err(ESPIPE);
   int64_t base;
   switch (whence) {
     case 0:
@@ -450,6 +559,12 @@ int64_t Sandbox::SysFstat(Process& p, int fd, uint64_t buf) {
   } else {
     auto it = p.files.find(fd);
     if (it == p.files.end()) return Err(EBADF);
+    if (it->second.pipe != nullptr) {
+      st.st_mode = 0010600;  // S_IFIFO
+      st.st_blksize = 4096;
+      st.st_nlink = 1;
+      return CopyOut(p, buf, &st, sizeof(st)) ? 0 : Err(EFAULT);
+    }
     st.st_mode = 0100444;  // S_IFREG | 0444
     st.st_size = static_cast<int64_t>(it->second.data->size());
     st.st_blksize = 4096;
@@ -515,6 +630,7 @@ int64_t Sandbox::SysMmap(Process& p, uint64_t addr, uint64_t len, uint64_t prot,
     // A private mapping of a passed-in file: its bytes as an image.
     auto it = p.files.find(static_cast<int>(fd));
     if (fd < 0 || it == p.files.end()) return Err(EBADF);
+    if (it->second.pipe != nullptr) return Err(ENODEV);
     if (!mmu::IsPageAligned(off)) return Err(EINVAL);
     if (!(flags & (kFixed | kFixedNoReplace))) {
       // Pick the address with an anonymous reservation, then map over it.
@@ -790,6 +906,7 @@ int64_t Sandbox::SysClone(Process& p, uint64_t flags, uint64_t stack) {
   c->sigactions = p.sigactions;
   c->sigmask = p.sigmask;
   c->files = p.files;
+  for (const auto& [fd, f] : c->files) f.RefPipe(+1);
   if (flags & kChildCleartid) c->clear_child_tid = p.clear_child_tid;
   const int64_t pid = c->pid;
   if (flags & kChildSettid) {
