@@ -14,9 +14,20 @@
 // 7 = DYN here): 0 RNE, 1 RTZ, 2 RDN, 3 RUP, 4 RMM (ties away from zero,
 // which x86 has no mode for).
 //
-// Thread-safety: pure functions; they may change the calling thread's host
-// floating-point environment (rounding mode, exception flags) and restore the
-// rounding mode to round-to-nearest before returning.
+// Spec references are to the RISC-V unprivileged ISA, version 20191213:
+// chapter 11 ("F") and chapter 12 ("D"); section titles are kept in later
+// versions.
+//
+// Implementation (fpu.cc): modes RNE/RTZ/RDN/RUP run on the host's SSE unit,
+// with the rounding mode and the exception flags set and read directly in
+// MXCSR (~8 ns an operation; <cfenv>'s feclearexcept/fetestexcept also
+// touch the x87 unit and cost ~80 ns). RMM, which x86 lacks, uses the exact
+// integer implementations in fpu::soft, as do float-to-integer conversions.
+//
+// Thread-safety and host state: pure functions. The calling thread's MXCSR
+// must be in the process default state when a function is called (round to
+// nearest, no flush-to-zero or denormals-are-zero, all exceptions masked);
+// the functions clobber its exception flags and leave it in that state.
 #ifndef MEMMGR_WORKER_RV64_FPU_H_
 #define MEMMGR_WORKER_RV64_FPU_H_
 
@@ -121,6 +132,38 @@ uint64_t CvtDLu(uint64_t x, uint32_t rm, uint32_t* flags);
 // Between formats.
 uint32_t CvtSD(uint64_t a, uint32_t rm, uint32_t* flags);  // fcvt.s.d
 uint64_t CvtDS(uint32_t a, uint32_t rm, uint32_t* flags);  // fcvt.d.s
+
+// Exact software implementations (integer arithmetic only, no host floating
+// point) of the operations whose result depends on rounding, for every rm
+// 0..4 and every input (NaN, infinity, zero, subnormal), with the same
+// contracts as the functions above. The functions above use them for RMM;
+// tests check them against the host in the other four modes. They cost tens
+// of ns. Subtraction and the msub/nmsub/nmadd forms are sign flips of the
+// operands, and the single-precision float-to-integer conversions are exact
+// widenings to double first, so only these forms exist. There is no square
+// root: a square root is never halfway between two floats, so RMM's result
+// is RNE's (see fpu.cc).
+namespace soft {
+uint32_t AddS(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags);
+uint64_t AddD(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags);
+uint32_t MulS(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags);
+uint64_t MulD(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags);
+uint32_t DivS(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags);
+uint64_t DivD(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags);
+uint32_t MaddS(uint32_t a, uint32_t b, uint32_t c, uint32_t rm,
+               uint32_t* flags);
+uint64_t MaddD(uint64_t a, uint64_t b, uint64_t c, uint32_t rm,
+               uint32_t* flags);
+uint64_t CvtWD(uint64_t a, uint32_t rm, uint32_t* flags);
+uint64_t CvtWuD(uint64_t a, uint32_t rm, uint32_t* flags);
+uint64_t CvtLD(uint64_t a, uint32_t rm, uint32_t* flags);
+uint64_t CvtLuD(uint64_t a, uint32_t rm, uint32_t* flags);
+uint32_t CvtSL(uint64_t x, uint32_t rm, uint32_t* flags);
+uint32_t CvtSLu(uint64_t x, uint32_t rm, uint32_t* flags);
+uint64_t CvtDL(uint64_t x, uint32_t rm, uint32_t* flags);
+uint64_t CvtDLu(uint64_t x, uint32_t rm, uint32_t* flags);
+uint32_t CvtSD(uint64_t a, uint32_t rm, uint32_t* flags);
+}  // namespace soft
 
 }  // namespace memmgr::rv64::fpu
 
