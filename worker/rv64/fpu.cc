@@ -104,6 +104,27 @@ inline Bits<F> FromHost(typename F::Host x) {
   return std::bit_cast<Bits<F>>(x);
 }
 
+// The fast paths below only trust a result whose biased exponent is in
+// [2, max - 2]: then it is normal and not the smallest binade, so it cannot
+// be tiny (no UF, even with tininess detected after rounding), it is not an
+// overflow, an infinity or a NaN (so no OF, DZ or NV either, and the inputs
+// were finite), and it is far enough from overflow that the error terms
+// computed below cannot overflow. NX is the only flag left to decide.
+template <class F>
+inline bool IsSafeResult(typename F::Host r) {
+  return ExpField<F>(FromHost<F>(r)) - 2u < F::kExpField - 3u;
+}
+
+// For sums the window extends down through zero: a rounded sum below
+// 2^(emin+1) comes from an exact sum below it (rounding is monotonic and
+// 2^(emin+1) is a float), which as a multiple of the smallest subnormal has
+// at most kP significant bits: it is exact, no UF or NX, and TwoSum's error
+// term is 0. Only the top binade, infinities and NaN are left out.
+template <class F>
+inline bool IsSafeSum(typename F::Host r) {
+  return ExpField<F>(FromHost<F>(r)) < F::kExpField - 1u;
+}
+
 // A finite nonzero value as (-1)^sign * sig * 2^exp, sig an integer.
 struct Unpacked {
   bool sign;
@@ -585,6 +606,40 @@ inline R OnHost(uint32_t rm, uint32_t* flags, Op op, Args... args) {
   return r;
 }
 
+// ---------------------------------------------------------------------------
+// Exactness tests for the round-to-nearest fast paths.
+
+// x * y == m * 2^s, exactly.
+inline bool ProductEquals(uint64_t x, uint64_t y, uint64_t m, int s) {
+  const U128 p = static_cast<U128>(x) * y;
+  if (s >= 0) {
+    if (s >= 128) return false;  // m * 2^s >= 2^128 > p
+    if (s > 0 && (p << (128 - s)) != 0) return false;
+    return (p >> s) == m;
+  }
+  const int t = -s;  // p * 2^t == m
+  if (t >= 64) return false;
+  return (m & ((uint64_t{1} << t) - 1)) == 0 && p == (m >> t);
+}
+
+// Whether a double product a*b (finite, nonzero, with a normal result)
+// needs more than 53 significant bits.
+inline bool ProductInexactD(uint64_t a, uint64_t b) {
+  const Unpacked x = Unpack<F64>(a), y = Unpack<F64>(b);
+  const U128 p = static_cast<U128>(x.sig) * y.sig;
+  const int drop = 128 - Clz128(p) - 53;  // bits below the kept 53
+  if (drop <= 0) return false;
+  return (p & ((U128{1} << drop) - 1)) != 0;
+}
+
+// Whether an integer of this magnitude needs more than p significant bits.
+inline bool IntInexact(uint64_t magnitude, int p) {
+  if (magnitude == 0) return false;
+  const int significant =
+      static_cast<int>(std::bit_width(magnitude)) - std::countr_zero(magnitude);
+  return significant > p;
+}
+
 inline float SqrtHost(float x) {
   return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x)));
 }
@@ -594,10 +649,12 @@ inline double SqrtHost(double x) {
 }
 
 // ---------------------------------------------------------------------------
-// Operations: RMM in software, the other modes on the host with MXCSR.
+// Operations: fast path (RNE, safe result), else RMM in software, else the
+// host with MXCSR.
 
 template <class F>
-inline Bits<F> Add(Bits<F> a, Bits<F> b, uint32_t rm, uint32_t* flags) {
+[[gnu::noinline]] Bits<F> AddSlow(Bits<F> a, Bits<F> b, uint32_t rm,
+                                  uint32_t* flags) {
   if (rm == kRmm) return SoftAdd<F>(a, b, rm, flags);
   using H = typename F::Host;
   return Canonicalize<F>(FromHost<F>(OnHost<H>(
@@ -605,19 +662,100 @@ inline Bits<F> Add(Bits<F> a, Bits<F> b, uint32_t rm, uint32_t* flags) {
 }
 
 template <class F>
-inline Bits<F> Mul(Bits<F> a, Bits<F> b, uint32_t rm, uint32_t* flags) {
+inline Bits<F> Add(Bits<F> a, Bits<F> b, uint32_t rm, uint32_t* flags) {
+  using H = typename F::Host;
+  if (rm == kRne) [[likely]] {
+    const H x = ToHost<F>(a), y = ToHost<F>(b);
+    const H s = x + y;
+    if (IsSafeSum<F>(s)) {
+      // TwoSum (Knuth): s + e == x + y exactly in round-to-nearest, so the
+      // sum is inexact iff e != 0.
+      const H bv = s - x;
+      const H e = (x - (s - bv)) + (y - bv);
+      if (e != 0) *flags |= kInexact;
+      return FromHost<F>(s);
+    }
+  }
+  return AddSlow<F>(a, b, rm, flags);
+}
+
+template <class F>
+[[gnu::noinline]] Bits<F> MulSlow(Bits<F> a, Bits<F> b, uint32_t rm,
+                                  uint32_t* flags) {
   if (rm == kRmm) return SoftMul<F>(a, b, rm, flags);
   using H = typename F::Host;
   return Canonicalize<F>(FromHost<F>(OnHost<H>(
       rm, flags, [](H x, H y) { return x * y; }, ToHost<F>(a), ToHost<F>(b))));
 }
 
+inline uint32_t MulF32(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne) [[likely]] {
+    // The product of two singles is exact in double (48 bits); rounding it
+    // to single is the correctly rounded single product.
+    const double p = static_cast<double>(ToHost<F32>(a)) * ToHost<F32>(b);
+    const float r = static_cast<float>(p);
+    if (IsSafeResult<F32>(r)) {
+      if (static_cast<double>(r) != p) *flags |= kInexact;
+      return FromHost<F32>(r);
+    }
+    // A zero operand and a finite other one (the result is not NaN): an
+    // exact ±0.
+    if (r == 0 && (IsZero<F32>(a) || IsZero<F32>(b))) return FromHost<F32>(r);
+  }
+  return MulSlow<F32>(a, b, rm, flags);
+}
+
+inline uint64_t MulF64(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne) [[likely]] {
+    const double r = ToHost<F64>(a) * ToHost<F64>(b);
+    if (IsSafeResult<F64>(r)) {
+      if (ProductInexactD(a, b)) *flags |= kInexact;
+      return FromHost<F64>(r);
+    }
+    if (r == 0 && (IsZero<F64>(a) || IsZero<F64>(b))) return FromHost<F64>(r);
+  }
+  return MulSlow<F64>(a, b, rm, flags);
+}
+
 template <class F>
-inline Bits<F> Div(Bits<F> a, Bits<F> b, uint32_t rm, uint32_t* flags) {
+[[gnu::noinline]] Bits<F> DivSlow(Bits<F> a, Bits<F> b, uint32_t rm,
+                                  uint32_t* flags) {
   if (rm == kRmm) return SoftDiv<F>(a, b, rm, flags);
   using H = typename F::Host;
   return Canonicalize<F>(FromHost<F>(OnHost<H>(
       rm, flags, [](H x, H y) { return x / y; }, ToHost<F>(a), ToHost<F>(b))));
+}
+
+inline uint32_t DivF32(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne) [[likely]] {
+    const float r = ToHost<F32>(a) / ToHost<F32>(b);
+    if (IsSafeResult<F32>(r)) {
+      // r*b is exact in double: the quotient is exact iff r*b == a.
+      if (static_cast<double>(r) * ToHost<F32>(b) !=
+          static_cast<double>(ToHost<F32>(a))) {
+        *flags |= kInexact;
+      }
+      return FromHost<F32>(r);
+    }
+  }
+  return DivSlow<F32>(a, b, rm, flags);
+}
+
+inline uint64_t DivF64(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne) [[likely]] {
+    const double r = ToHost<F64>(a) / ToHost<F64>(b);
+    if (IsSafeResult<F64>(r)) {
+      const uint64_t rb = FromHost<F64>(r);
+      const Unpacked q = Unpack<F64>(rb), x = Unpack<F64>(a),
+                     y = Unpack<F64>(b);
+      // Exact iff q * y == x: q.sig * y.sig == x.sig * 2^(x.exp-q.exp-y.exp).
+      if (!ProductEquals(q.sig, y.sig, x.sig, x.exp - q.exp - y.exp)) {
+        *flags |= kInexact;
+      }
+      return rb;
+    }
+  }
+  return DivSlow<F64>(a, b, rm, flags);
 }
 
 // A square root is never exactly halfway between two floats: a midpoint m
@@ -626,11 +764,38 @@ inline Bits<F> Div(Bits<F> a, Bits<F> b, uint32_t rm, uint32_t* flags) {
 // are never subnormal (sqrt of the smallest subnormal is normal). Hence RMM
 // gives RNE's result and flags.
 template <class F>
-inline Bits<F> Sqrt(Bits<F> a, uint32_t rm, uint32_t* flags) {
+[[gnu::noinline]] Bits<F> SqrtSlow(Bits<F> a, uint32_t rm, uint32_t* flags) {
   using H = typename F::Host;
   return Canonicalize<F>(FromHost<F>(OnHost<H>(
       rm == kRmm ? kRne : rm, flags, [](H x) { return SqrtHost(x); },
       ToHost<F>(a))));
+}
+
+inline uint32_t SqrtF32(uint32_t a, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne || rm == kRmm) [[likely]] {
+    const float r = SqrtHost(ToHost<F32>(a));
+    if (IsSafeResult<F32>(r)) {
+      const double rd = r;
+      if (rd * rd != static_cast<double>(ToHost<F32>(a))) *flags |= kInexact;
+      return FromHost<F32>(r);
+    }
+  }
+  return SqrtSlow<F32>(a, rm, flags);
+}
+
+inline uint64_t SqrtF64(uint64_t a, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne || rm == kRmm) [[likely]] {
+    const double r = SqrtHost(ToHost<F64>(a));
+    if (IsSafeResult<F64>(r)) {
+      const uint64_t rb = FromHost<F64>(r);
+      const Unpacked q = Unpack<F64>(rb), x = Unpack<F64>(a);
+      if (!ProductEquals(q.sig, q.sig, x.sig, x.exp - 2 * q.exp)) {
+        *flags |= kInexact;
+      }
+      return rb;
+    }
+  }
+  return SqrtSlow<F64>(a, rm, flags);
 }
 
 // Fused multiply-add. Inputs with an infinity or NaN and the RMM mode go to
@@ -649,11 +814,22 @@ inline Bits<F> Fma(Bits<F> a, Bits<F> b, Bits<F> c, uint32_t rm,
       ToHost<F>(b), ToHost<F>(c))));
 }
 
-// Float to integer: the host's conversions have the wrong saturation (x86
-// returns 0x8000...0 for every invalid input), so this is the exact software
-// conversion.
+// Float to integer: the host's 64-bit conversion (cvtsd2si rounds per
+// MXCSR, i.e. to nearest; cvttsd2si truncates) for |x| < 2^62 in RNE/RTZ,
+// the exact software conversion otherwise.
 template <class T>
 inline uint64_t ToInt(double x, uint32_t rm, uint32_t* flags) {
+  if ((rm == kRne || rm == kRtz) && std::fabs(x) < 0x1p62) [[likely]] {
+    const __m128d v = _mm_set_sd(x);
+    const int64_t i = rm == kRtz ? _mm_cvttsd_si64(v) : _mm_cvtsd_si64(v);
+    if (T::InRange(i)) {
+      // Converting i back is exact: either x is integral and i == x, or
+      // |x| < 2^52 and |i| <= 2^52.
+      if (static_cast<double>(i) != x) *flags |= kInexact;
+      return IntResult<T>(i < 0, i < 0 ? 0 - static_cast<uint64_t>(i)
+                                       : static_cast<uint64_t>(i));
+    }
+  }
   return SoftToInt<T>(FromHost<F64>(x), rm, flags);
 }
 
@@ -664,16 +840,20 @@ inline double WidenForInt(uint32_t a) {
   return static_cast<double>(ToHost<F32>(a));
 }
 
+// Integer to float in the host's default (nearest) mode; the conversion is
+// inexact iff the integer has more than kP significant bits.
 template <class F, class I>
 inline Bits<F> FromInt(I v, uint32_t rm, uint32_t* flags) {
   using H = typename F::Host;
-  if (rm == kRmm) {
-    bool negative = false;
-    if constexpr (std::is_signed_v<I>) negative = v < 0;
-    const uint64_t magnitude =
-        negative ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-    return SoftFromInt<F>(negative, magnitude, rm, flags);
+  bool negative = false;
+  if constexpr (std::is_signed_v<I>) negative = v < 0;
+  const uint64_t magnitude =
+      negative ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  if (rm == kRne) [[likely]] {
+    if (IntInexact(magnitude, F::kP)) *flags |= kInexact;
+    return FromHost<F>(static_cast<H>(v));
   }
+  if (rm == kRmm) return SoftFromInt<F>(negative, magnitude, rm, flags);
   return FromHost<F>(OnHost<H>(
       rm, flags, [](I x) { return static_cast<H>(x); }, v));
 }
@@ -744,13 +924,13 @@ uint32_t SubS(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags) {
   return Add<F32>(a, b ^ F32::kSign, rm, flags);
 }
 uint32_t MulS(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags) {
-  return Mul<F32>(a, b, rm, flags);
+  return MulF32(a, b, rm, flags);
 }
 uint32_t DivS(uint32_t a, uint32_t b, uint32_t rm, uint32_t* flags) {
-  return Div<F32>(a, b, rm, flags);
+  return DivF32(a, b, rm, flags);
 }
 uint32_t SqrtS(uint32_t a, uint32_t rm, uint32_t* flags) {
-  return Sqrt<F32>(a, rm, flags);
+  return SqrtF32(a, rm, flags);
 }
 // §11.6: fnmsub/fnmadd negate the product (not the sum), which is negating
 // one multiplicand; fmsub/fnmadd subtract c, which is adding -c.
@@ -794,13 +974,13 @@ uint64_t SubD(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags) {
   return Add<F64>(a, b ^ F64::kSign, rm, flags);
 }
 uint64_t MulD(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags) {
-  return Mul<F64>(a, b, rm, flags);
+  return MulF64(a, b, rm, flags);
 }
 uint64_t DivD(uint64_t a, uint64_t b, uint32_t rm, uint32_t* flags) {
-  return Div<F64>(a, b, rm, flags);
+  return DivF64(a, b, rm, flags);
 }
 uint64_t SqrtD(uint64_t a, uint32_t rm, uint32_t* flags) {
-  return Sqrt<F64>(a, rm, flags);
+  return SqrtF64(a, rm, flags);
 }
 uint64_t MaddD(uint64_t a, uint64_t b, uint64_t c, uint32_t rm,
                uint32_t* flags) {
@@ -888,6 +1068,13 @@ uint64_t CvtDLu(uint64_t x, uint32_t rm, uint32_t* flags) {
 }
 
 uint32_t CvtSD(uint64_t a, uint32_t rm, uint32_t* flags) {
+  if (rm == kRne) [[likely]] {
+    const float r = static_cast<float>(ToHost<F64>(a));
+    if (IsSafeResult<F32>(r)) {
+      if (static_cast<double>(r) != ToHost<F64>(a)) *flags |= kInexact;
+      return FromHost<F32>(r);
+    }
+  }
   if (rm == kRmm) return SoftCvtSD(a, rm, flags);
   return Canonicalize<F32>(FromHost<F32>(OnHost<float>(
       rm, flags, [](double x) { return static_cast<float>(x); },

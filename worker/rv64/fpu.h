@@ -21,8 +21,12 @@
 // Implementation (fpu.cc): modes RNE/RTZ/RDN/RUP run on the host's SSE unit,
 // with the rounding mode and the exception flags set and read directly in
 // MXCSR (~8 ns an operation; <cfenv>'s feclearexcept/fetestexcept also
-// touch the x87 unit and cost ~80 ns). RMM, which x86 lacks, uses the exact
-// integer implementations in fpu::soft, as do float-to-integer conversions.
+// touch the x87 unit and cost ~80 ns). The common round-to-nearest case of
+// add, sub, mul, div, sqrt and the conversions does not touch MXCSR at all
+// (~2-4 ns): it computes in the host's default mode, decides inexactness
+// exactly in software, and falls back to the MXCSR path near overflow and
+// underflow and for NaN. Fused multiply-adds always take the MXCSR path.
+// RMM, which x86 lacks, uses the exact integer implementations in fpu::soft.
 //
 // Thread-safety and host state: pure functions. The calling thread's MXCSR
 // must be in the process default state when a function is called (round to
