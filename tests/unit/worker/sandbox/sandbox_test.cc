@@ -1,0 +1,179 @@
+// The sandbox on a real static glibc guest (testdata/sandbox_probe.c,
+// cross-compiled by the build): every limit, the stdio seam, passed-in
+// files, pipes (deadlock, SIGPIPE), bad pointers, unknown syscalls,
+// reproducible randomness, and bad options/programs at Create().
+#include "worker/sandbox/sandbox.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace memmgr::sandbox {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string ReadProbe() {
+  std::ifstream in(MEMMGR_SANDBOX_PROBE, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+SandboxOptions Options(const std::string& mode) {
+  SandboxOptions o;
+  o.program_path = "sandbox_probe";
+  o.program = ReadProbe();
+  o.argv = {"sandbox_probe", mode};
+  o.memory_bytes = 64 << 20;
+  return o;
+}
+
+struct Result {
+  ExitStatus status;
+  SandboxStats stats;
+  std::string out, err;
+};
+
+Result RunGuest(SandboxOptions o, std::string input = "") {
+  StringIo io(std::move(input));
+  auto sb = Sandbox::Create(std::move(o), &io);
+  EXPECT_TRUE(sb.ok()) << sb.status();
+  Result r;
+  if (!sb.ok()) return r;
+  r.status = (*sb)->Run();
+  r.stats = (*sb)->stats();
+  r.out = io.out();
+  r.err = io.err();
+  return r;
+}
+
+TEST(SandboxTest, ProbeBinaryWasBuilt) {
+  ASSERT_GT(ReadProbe().size(), 1000u) << MEMMGR_SANDBOX_PROBE;
+}
+
+TEST(SandboxTest, OutputLimitStopsWithSigxfszAndExactBytes) {
+  SandboxOptions o = Options("spew");
+  o.limit_output_bytes = 10000;
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.kind, ExitKind::kLimit);
+  EXPECT_EQ(r.status.ShellStatus(), 128 + 25);
+  EXPECT_THAT(r.status.reason, HasSubstr("output limit"));
+  EXPECT_EQ(r.out.size(), 10000u);
+}
+
+TEST(SandboxTest, InstructionLimitStopsARunawayGuest) {
+  SandboxOptions o = Options("spin");
+  o.limit_instructions = 5'000'000;
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.kind, ExitKind::kLimit);
+  EXPECT_EQ(r.status.ShellStatus(), 128 + 24);
+  EXPECT_THAT(r.status.reason, HasSubstr("instruction limit"));
+  EXPECT_GE(r.stats.instructions, 5'000'000u);
+  EXPECT_LE(r.stats.instructions, 5'000'000u + 2048);
+}
+
+TEST(SandboxTest, TimeoutStopsASleepingGuestPromptly) {
+  SandboxOptions o = Options("sleep");
+  o.timeout = absl::Milliseconds(200);
+  const absl::Time t0 = absl::Now();
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.kind, ExitKind::kLimit);
+  EXPECT_THAT(r.status.reason, HasSubstr("timeout"));
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+}
+
+TEST(SandboxTest, MemoryLimitKillsWithSigkill) {
+  SandboxOptions o = Options("hog");
+  o.memory_bytes = 16 << 20;
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.kind, ExitKind::kSignaled);
+  EXPECT_EQ(r.status.ShellStatus(), 137);
+  EXPECT_THAT(r.status.reason, HasSubstr("out of memory"));
+}
+
+TEST(SandboxTest, OnlyPassedInFilesCanBeOpened) {
+  SandboxOptions o = Options("file");
+  o.files["/data/in.txt"] = "hello file";
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "read 10: hello file|other -1 errno 2\n");
+}
+
+TEST(SandboxTest, ReadingAPipeNobodyCanWriteIsADeadlock) {
+  const Result r = RunGuest(Options("deadlock"));
+  EXPECT_EQ(r.status.kind, ExitKind::kSignaled);
+  EXPECT_THAT(r.status.reason, HasSubstr("deadlock"));
+}
+
+TEST(SandboxTest, WritingAPipeWithoutReaderIsSigpipeUnlessIgnored) {
+  Result r = RunGuest(Options("sigpipe"));
+  EXPECT_EQ(r.status.ShellStatus(), 128 + 13);
+  EXPECT_THAT(r.status.reason, HasSubstr("SIGPIPE"));
+
+  SandboxOptions o = Options("sigpipe");
+  o.argv.push_back("ignore");
+  r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.ShellStatus(), 0);
+  EXPECT_EQ(r.out, "write -1 errno 32\n");  // EPIPE
+}
+
+TEST(SandboxTest, BadPointersAreEfaultAndUnknownSyscallsEnosys) {
+  // Input is waiting, so read() really copies (at EOF Linux returns 0
+  // without touching the buffer, and so do we).
+  const Result r = RunGuest(Options("badptr"), "input");
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "write -14 read -14 unknown -38 munmap -22\n");
+  EXPECT_EQ(r.stats.unknown_syscalls.at(999), 1u);
+}
+
+TEST(SandboxTest, SeededRandomnessIsReproducible) {
+  SandboxOptions a = Options("random");
+  a.deterministic_random = true;
+  a.random_seed = 42;
+  SandboxOptions b = a;
+  const Result ra = RunGuest(std::move(a));
+  const Result rb = RunGuest(std::move(b));
+  EXPECT_EQ(ra.out, rb.out);
+  EXPECT_EQ(ra.out.size(), 17u);
+  SandboxOptions c = Options("random");
+  c.deterministic_random = true;
+  c.random_seed = 43;
+  EXPECT_NE(RunGuest(std::move(c)).out, ra.out);
+}
+
+TEST(SandboxTest, StdinComesThroughTheIoSeam) {
+  const Result r = RunGuest(Options("stdin"), "line one\nline two\n");
+  EXPECT_EQ(r.out, "line one\nline two\n");
+}
+
+TEST(SandboxTest, CreateRejectsBadProgramsAndOptions) {
+  StringIo io;
+  SandboxOptions o = Options("x");
+  o.program = "not an elf";
+  auto sb = Sandbox::Create(std::move(o), &io);
+  ASSERT_FALSE(sb.ok());
+  EXPECT_EQ(sb.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(sb.status().message()),
+              StartsWith("sandbox_probe: "));
+
+  o = Options("x");
+  o.memory_bytes = 4096;
+  EXPECT_EQ(Sandbox::Create(std::move(o), &io).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  o = Options("x");
+  o.argv.clear();
+  EXPECT_EQ(Sandbox::Create(std::move(o), &io).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Sandbox::Create(Options("x"), nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace memmgr::sandbox

@@ -1,0 +1,92 @@
+// A guest for sandbox_test: argv[1] picks one behaviour. Raw syscalls where
+// the test needs an exact argument (bad pointers, unknown numbers).
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long RawSyscall3(long nr, long a, long b, long c) {
+  register long a0 __asm__("a0") = a;
+  register long a1 __asm__("a1") = b;
+  register long a2 __asm__("a2") = c;
+  register long a7 __asm__("a7") = nr;
+  __asm__ volatile("ecall" : "+r"(a0) : "r"(a1), "r"(a2), "r"(a7) : "memory");
+  return a0;
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (!strcmp(mode, "spew")) {  // output limit
+    for (;;) fputs("0123456789abcdef", stdout);
+  }
+  if (!strcmp(mode, "spin")) {  // instruction limit
+    for (volatile unsigned long i = 0;; ++i) {
+    }
+  }
+  if (!strcmp(mode, "sleep")) {  // timeout
+    for (;;) sleep(10);
+  }
+  if (!strcmp(mode, "hog")) {  // memory limit: touch 64 MiB
+    size_t n = 64 << 20;
+    volatile char* p = malloc(n);  // volatile: the stores must happen
+    if (p == NULL) return 3;
+    for (size_t i = 0; i < n; i += 4096) p[i] = 1;
+    return 0;
+  }
+  if (!strcmp(mode, "file")) {  // --file: read it; others are ENOENT
+    char buf[64] = {0};
+    int fd = open("/data/in.txt", O_RDONLY);
+    if (fd < 0) return 4;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    int other = open("/etc/passwd", O_RDONLY);
+    printf("read %zd: %s|other %d errno %d\n", n, buf, other,
+           other < 0 ? errno : 0);
+    return 0;
+  }
+  if (!strcmp(mode, "deadlock")) {  // read from a pipe only we can write
+    int fds[2];
+    if (pipe(fds) != 0) return 5;
+    char c;
+    read(fds[0], &c, 1);
+    return 6;
+  }
+  if (!strcmp(mode, "sigpipe")) {  // write with no reader
+    int fds[2];
+    if (pipe(fds) != 0) return 5;
+    close(fds[0]);
+    if (argc > 2) signal(SIGPIPE, SIG_IGN);
+    ssize_t n = write(fds[1], "x", 1);
+    printf("write %zd errno %d\n", n, errno);
+    return 0;
+  }
+  if (!strcmp(mode, "badptr")) {  // EFAULT, never a crash
+    long w = RawSyscall3(SYS_write, 1, 1, 10);
+    long r = RawSyscall3(SYS_read, 0, 0x7000000000, 10);
+    long u = RawSyscall3(999, 0, 0, 0);
+    long m = RawSyscall3(SYS_munmap, 4097, 10, 0);
+    printf("write %ld read %ld unknown %ld munmap %ld\n", w, r, u, m);
+    return 0;
+  }
+  if (!strcmp(mode, "random")) {  // AT_RANDOM-seeded and getrandom bytes
+    unsigned char b[8];
+    if (getrandom(b, sizeof(b), 0) != sizeof(b)) return 7;
+    for (int i = 0; i < 8; ++i) printf("%02x", b[i]);
+    printf("\n");
+    return 0;
+  }
+  if (!strcmp(mode, "stdin")) {  // echo stdin
+    char buf[256];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof(buf))) > 0) write(1, buf, n);
+    return 0;
+  }
+  fprintf(stderr, "sandbox_probe: unknown mode '%s'\n", mode);
+  return 2;
+}
