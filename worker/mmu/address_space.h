@@ -94,24 +94,48 @@ class AddressSpace {
   // ---- Guest accesses (T: 1, 2, 4 or 8 bytes) ----
   template <typename T>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Read(GuestAddr va, T* out, Fault* fault) {
-    static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
-    SoftTlb::Entry& e = tlb_.EntryFor(va);
-    if (ABSL_PREDICT_TRUE(SoftTlb::Tag(va, sizeof(T)) == e.read)) {
-      ++tlb_hits_;
-      std::memcpy(out, reinterpret_cast<const void*>(va + e.addend), sizeof(T));
-      return true;
-    }
+    if (ABSL_PREDICT_TRUE(TryReadFast(va, out))) return true;
     return AccessSlow(va, out, sizeof(T), Access::kRead, fault);
   }
   template <typename T>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Write(GuestAddr va, T value, Fault* fault) {
+    if (ABSL_PREDICT_TRUE(TryWriteFast(va, value))) return true;
+    return AccessSlow(va, &value, sizeof(T), Access::kWrite, fault);
+  }
+
+  // The fast path alone: a soft-TLB hit does the access and returns true; a
+  // miss does nothing and returns false (then call ReadSlow/WriteSlow).
+  // For the interpreter: a value whose address only the inlined fast path
+  // takes stays in a register, where Read()'s out-parameter, also passed to
+  // the out-of-line slow path, would be spilled to the stack on every load.
+  template <typename T>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool TryReadFast(GuestAddr va, T* out) {
     static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
     SoftTlb::Entry& e = tlb_.EntryFor(va);
-    if (ABSL_PREDICT_TRUE(SoftTlb::Tag(va, sizeof(T)) == e.write)) {
-      ++tlb_hits_;
-      std::memcpy(reinterpret_cast<void*>(va + e.addend), &value, sizeof(T));
-      return true;
+    if (ABSL_PREDICT_FALSE(SoftTlb::Tag(va, sizeof(T)) != e.read)) {
+      return false;
     }
+    ++tlb_hits_;
+    std::memcpy(out, reinterpret_cast<const void*>(va + e.addend), sizeof(T));
+    return true;
+  }
+  template <typename T>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool TryWriteFast(GuestAddr va, T value) {
+    static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
+    SoftTlb::Entry& e = tlb_.EntryFor(va);
+    if (ABSL_PREDICT_FALSE(SoftTlb::Tag(va, sizeof(T)) != e.write)) {
+      return false;
+    }
+    ++tlb_hits_;
+    std::memcpy(reinterpret_cast<void*>(va + e.addend), &value, sizeof(T));
+    return true;
+  }
+  template <typename T>
+  bool ReadSlow(GuestAddr va, T* out, Fault* fault) {
+    return AccessSlow(va, out, sizeof(T), Access::kRead, fault);
+  }
+  template <typename T>
+  bool WriteSlow(GuestAddr va, T value, Fault* fault) {
     return AccessSlow(va, &value, sizeof(T), Access::kWrite, fault);
   }
   template <typename T>

@@ -250,22 +250,35 @@ Stop Interpreter::Run(uint64_t instret_limit) {
     s->pc = target_;                                              \
     goto enter;                                                   \
   } while (0)
-#define LOAD(T, expr)                                                  \
-  do {                                                                 \
-    T v_;                                                              \
-    if (ABSL_PREDICT_FALSE(                                            \
-            !as->Read<T>(x[insn->rs1] + insn->imm, &v_, &stop.fault))) \
-      goto fault;                                                      \
-    x[insn->rd] = (expr);                                              \
-    NEXT();                                                            \
+  // Loads and stores: the soft-TLB fast path inline; the slow path works
+  // on its own temporary so the value itself never has its address taken
+  // outside the inlined hit path (it stays in a register).
+#define LOAD(T, expr) LOAD_INTO(T, x, expr)
+#define LOAD_INTO(T, regs, expr)                                  \
+  do {                                                            \
+    const uint64_t va_ = x[insn->rs1] + insn->imm;                \
+    T v_;                                                         \
+    if (ABSL_PREDICT_FALSE(!as->TryReadFast<T>(va_, &v_))) {      \
+      T slow_;                                                    \
+      if (!as->ReadSlow<T>(va_, &slow_, &stop.fault)) goto fault; \
+      v_ = slow_;                                                 \
+    }                                                             \
+    regs[insn->rd] = (expr);                                      \
+    NEXT();                                                       \
   } while (0)
-#define STORE(T)                                                       \
-  do {                                                                 \
-    if (ABSL_PREDICT_FALSE(!as->Write<T>(x[insn->rs1] + insn->imm,     \
-                                         static_cast<T>(x[insn->rs2]), \
-                                         &stop.fault)))                \
-      goto fault;                                                      \
-    NEXT();                                                            \
+#define STORE_VALUE(T, va_expr, value_expr)                  \
+  do {                                                       \
+    const uint64_t va_ = (va_expr);                          \
+    const T v_ = (value_expr);                               \
+    if (ABSL_PREDICT_FALSE(!as->TryWriteFast<T>(va_, v_)) && \
+        !as->WriteSlow<T>(va_, v_, &stop.fault)) {           \
+      goto fault;                                            \
+    }                                                        \
+  } while (0)
+#define STORE(T)                                                            \
+  do {                                                                      \
+    STORE_VALUE(T, x[insn->rs1] + insn->imm, static_cast<T>(x[insn->rs2])); \
+    NEXT();                                                                 \
   } while (0)
 #define RM()                                                     \
   const uint32_t rm = insn->rm == fpu::kDyn ? s->frm : insn->rm; \
@@ -513,18 +526,10 @@ illegal:
   HANDLER(Csr, if (!ExecCsr(*insn, icount)) goto illegal; NEXT();)
 
   // ---- F ----
-  HANDLER(Flw, {
-    uint32_t v;
-    if (!as->Read<uint32_t>(x[insn->rs1] + insn->imm, &v, &stop.fault)) {
-      goto fault;
-    }
-    f[insn->rd] = BoxS(v);
-    NEXT();
-  })
-  HANDLER(
-      Fsw, if (!as->Write<uint32_t>(x[insn->rs1] + insn->imm,
-                                    static_cast<uint32_t>(f[insn->rs2]),
-                                    &stop.fault)) { goto fault; } NEXT();)
+  HANDLER(Flw, LOAD_INTO(uint32_t, f, BoxS(v_));)
+  HANDLER(Fsw, STORE_VALUE(uint32_t, x[insn->rs1] + insn->imm,
+                           static_cast<uint32_t>(f[insn->rs2]));
+          NEXT();)
 #define FP3(OP, FN, BOX, UNBOX)                                               \
   HANDLER(OP, RM();                                                           \
           f[insn->rd] = BOX(fpu::FN(UNBOX(f[insn->rs1]), UNBOX(f[insn->rs2]), \
@@ -599,17 +604,9 @@ illegal:
   HANDLER(FclassS, x[insn->rd] = fpu::ClassS(S(f[insn->rs1])); NEXT();)
 
   // ---- D ----
-  HANDLER(Fld, {
-    uint64_t v;
-    if (!as->Read<uint64_t>(x[insn->rs1] + insn->imm, &v, &stop.fault)) {
-      goto fault;
-    }
-    f[insn->rd] = v;
-    NEXT();
-  })
-  HANDLER(
-      Fsd, if (!as->Write<uint64_t>(x[insn->rs1] + insn->imm, f[insn->rs2],
-                                    &stop.fault)) { goto fault; } NEXT();)
+  HANDLER(Fld, LOAD_INTO(uint64_t, f, v_);)
+  HANDLER(Fsd, STORE_VALUE(uint64_t, x[insn->rs1] + insn->imm, f[insn->rs2]);
+          NEXT();)
   FP3(FmaddD, MaddD, RAW, RAW)
   FP3(FmsubD, MsubD, RAW, RAW)
   FP3(FnmsubD, NmsubD, RAW, RAW)
@@ -680,7 +677,9 @@ trap:
 #undef HANDLER
 #undef JUMP
 #undef LOAD
+#undef LOAD_INTO
 #undef STORE
+#undef STORE_VALUE
 #undef RM
 }
 
