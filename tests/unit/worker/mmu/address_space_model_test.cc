@@ -199,7 +199,7 @@ class ModelTest : public ::testing::TestWithParam<uint64_t> {
     std::optional<GuestAddr> want_fault = ModelFault(s, va, size, access);
     Fault f;
     uint64_t value = rng_();
-    bool ok;
+    bool ok = false;
     uint64_t got = 0;
     switch (access) {
       case Access::kRead:
