@@ -196,8 +196,8 @@ uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte) {
   SoftTlb::Entry& e = tlb_.EntryFor(va);
   e.read = pte.readable() ? page : SoftTlb::kInvalid;
   e.exec = pte.executable() ? page : SoftTlb::kInvalid;
-  e.write = pte.writable() && pte.dirty() && !pte.code() ? page
-                                                         : SoftTlb::kInvalid;
+  e.write =
+      pte.writable() && pte.dirty() && !pte.code() ? page : SoftTlb::kInvalid;
   e.addend = reinterpret_cast<uintptr_t>(host) - page;
   return host;
 }

@@ -1,7 +1,8 @@
 // Pte: one 64-bit page-table entry, named after RISC-V's pgtable-bits.h
 // (_PAGE_PRESENT, _PAGE_READ, ...).
 //
-//   present:     | pfn (bits 12..43) | .. | code 7 | cow 6 | dirty 5 | accessed 4 |
+//   present:     | pfn (bits 12..43) | .. | code 7 | cow 6 | dirty 5 | accessed
+//   4 |
 //                  exec 3 | write 2 | read 1 | present 0 (=1) |
 //   swap entry:  | swap value (bits 2..63) | swap 1 (=1) | present 0 (=0) |
 //   empty:       0

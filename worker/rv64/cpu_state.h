@@ -34,8 +34,8 @@ struct CpuState {
   uint64_t x[33] = {};  // x0..x31 + the x0 write sink
   uint64_t f[32] = {};  // raw bits; singles are NaN-boxed
   uint64_t pc = 0;
-  uint32_t fflags = 0;  // fcsr[4:0], accrued exceptions
-  uint32_t frm = 0;     // fcsr[7:5], dynamic rounding mode
+  uint32_t fflags = 0;   // fcsr[4:0], accrued exceptions
+  uint32_t frm = 0;      // fcsr[7:5], dynamic rounding mode
   uint64_t instret = 0;  // retired instructions (the instret CSR)
   // LR/SC: the address an LR reserved, or kNoReservation. One hart per
   // address space, so only this hart's own SC (or a trap) clears it.

@@ -39,8 +39,8 @@ const char* StopReasonName(StopReason reason);
 
 struct Stop {
   StopReason reason = StopReason::kLimit;
-  mmu::Fault fault;       // kFault
-  uint64_t address = 0;   // kMisaligned: the address
+  mmu::Fault fault;        // kFault
+  uint64_t address = 0;    // kMisaligned: the address
   uint32_t insn_word = 0;  // kIllegal: the raw instruction (16 or 32 bits)
   // The Linux signal a process would die of (0 for kEcall and kLimit).
   int Signal() const;
