@@ -13,7 +13,6 @@
 namespace memmgr::rv64 {
 
 // clang-format off
-// clang-format off
 // X(name): every operation the interpreter implements. The order is the
 // label table's order; kDecode must stay first (a zeroed slot = undecoded).
 #define MEMMGR_RV64_OPS(X)                                                   \
