@@ -66,7 +66,8 @@ Insn DecodeOpFp(uint32_t w) {
   const bool dbl = f7 & 1;
   auto fp = [&](Op op) {  // FP destination, rounding mode field
     if (f3 == 5 || f3 == 6) return Illegal(w, 4);
-    Insn i = Make(op, rd, rs1, rs2, 0, 4);
+    // imm is unused: it keeps the word for the SIGILL report of a bad frm.
+    Insn i = Make(op, rd, rs1, rs2, static_cast<int32_t>(w), 4);
     i.rm = static_cast<uint8_t>(f3);
     return i;
   };
@@ -365,7 +366,8 @@ Insn Decode32(uint32_t w) {
       static constexpr Op kD[] = {Op::kFmaddD, Op::kFmsubD, Op::kFnmsubD,
                                   Op::kFnmaddD};
       const uint32_t which = ((w & 0x7f) - 0x43) >> 2;
-      Insn i = Make(fmt ? kD[which] : kS[which], rd, rs1, rs2, 0, 4);
+      Insn i = Make(fmt ? kD[which] : kS[which], rd, rs1, rs2,
+                    static_cast<int32_t>(w), 4);
       i.rs3 = static_cast<uint8_t>(Bits(w, 31, 27));
       i.rm = static_cast<uint8_t>(f3);
       return i;

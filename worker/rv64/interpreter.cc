@@ -307,7 +307,15 @@ enter:
   HANDLER(Illegal, goto illegal;)
 illegal:
   stop.reason = StopReason::kIllegal;
-  stop.insn_word = static_cast<uint32_t>(insn->imm);
+  // kIllegal and the FP ops keep the word in imm; a CSR op holds the CSR
+  // number there, so rebuild its word (I-type, opcode SYSTEM).
+  stop.insn_word = insn->op == Op::kCsr
+                       ? (static_cast<uint32_t>(insn->imm) << 20) |
+                             (static_cast<uint32_t>(insn->rs1) << 15) |
+                             (static_cast<uint32_t>(insn->rm) << 12) |
+                             ((insn->rd == kSinkReg ? 0u : insn->rd) << 7) |
+                             0x73u
+                       : static_cast<uint32_t>(insn->imm);
   goto trap;
 
   // ---- RV64I ----

@@ -138,6 +138,8 @@ class Sandbox {
                     uint64_t new_len, uint64_t flags, uint64_t new_addr);
   int64_t SysMadvise(Process& p, uint64_t addr, uint64_t len, int64_t advice);
   int64_t SysBrk(Process& p, uint64_t addr);
+  // One writable request larger than the sandbox's memory (ENOMEM).
+  bool ExceedsCommitLimit(uint64_t bytes) const;
   int64_t SysClockGettime(Process& p, int64_t clock, uint64_t ts);
   int64_t SysGettimeofday(Process& p, uint64_t tv);
   int64_t SysNanosleep(Process& p, uint64_t req, uint64_t rem);

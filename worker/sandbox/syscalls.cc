@@ -617,6 +617,7 @@ int64_t Sandbox::SysMmap(Process& p, uint64_t addr, uint64_t len, uint64_t prot,
   if (type != kPrivate) return Err(EINVAL);  // MAP_SHARED: not supported
   (void)kShared;
   if (len == 0) return Err(EINVAL);
+  if ((prot & mmu::kProtWrite) && ExceedsCommitLimit(len)) return Err(ENOMEM);
   uint32_t mflags = 0;
   if (flags & kFixed) mflags |= mmu::kMapFixed;
   if (flags & kFixedNoReplace) mflags |= mmu::kMapFixedNoReplace;
@@ -703,6 +704,9 @@ int64_t Sandbox::SysMremap(Process& p, uint64_t old_addr, uint64_t old_len,
     return static_cast<int64_t>(old_addr);
   }
   const uint32_t prot = vma->prot;
+  if ((prot & mmu::kProtWrite) && ExceedsCommitLimit(new_len - old_len)) {
+    return Err(ENOMEM);
+  }
   const bool anon = vma->image == nullptr;
   // Grow in place when the pages after it are free (the vmas merge).
   if (anon && old_addr + old_len == vma->end) {
@@ -736,8 +740,17 @@ int64_t Sandbox::SysMremap(Process& p, uint64_t old_addr, uint64_t old_len,
   return static_cast<int64_t>(*moved);
 }
 
+bool Sandbox::ExceedsCommitLimit(uint64_t bytes) const {
+  // Linux's OVERCOMMIT_GUESS refuses a single request larger than RAM +
+  // swap (__vm_enough_memory); the sandbox's RAM is --memory.
+  return bytes > options_.memory_bytes;
+}
+
 int64_t Sandbox::SysBrk(Process& p, uint64_t addr) {
   const mmu::GuestAddr old = p.as->brk();
+  if (addr > old && ExceedsCommitLimit(addr - old)) {
+    return static_cast<int64_t>(old);  // brk(2) reports failure this way
+  }
   const mmu::GuestAddr now = p.as->Brk(addr);
   if (now < old) p.interp->InvalidateCode(now, old);
   return static_cast<int64_t>(now);

@@ -97,6 +97,16 @@ TEST(SandboxTest, MemoryLimitKillsWithSigkill) {
   EXPECT_THAT(r.status.reason, HasSubstr("out of memory"));
 }
 
+TEST(SandboxTest, OneRequestLargerThanTheMemoryFailsWithEnomem) {
+  // Like Linux's overcommit heuristic: no single writable mapping (or brk)
+  // larger than the sandbox's memory; malloc sees ENOMEM, nothing dies.
+  SandboxOptions o = Options("bigalloc");
+  o.memory_bytes = 16 << 20;
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "malloc null errno 12\n");
+}
+
 TEST(SandboxTest, OnlyPassedInFilesCanBeOpened) {
   SandboxOptions o = Options("file");
   o.files["/data/in.txt"] = "hello file";

@@ -33,11 +33,17 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "sleep")) {  // timeout
     for (;;) sleep(10);
   }
-  if (!strcmp(mode, "hog")) {  // memory limit: touch 64 MiB
-    size_t n = 64 << 20;
-    volatile char* p = malloc(n);  // volatile: the stores must happen
-    if (p == NULL) return 3;
-    for (size_t i = 0; i < n; i += 4096) p[i] = 1;
+  if (!strcmp(mode, "hog")) {  // memory limit: touch 64 MiB, 1 MiB at a time
+    for (int mib = 0; mib < 64; ++mib) {
+      volatile char* p = malloc(1 << 20);  // volatile: the stores happen
+      if (p == NULL) return 3;
+      for (size_t i = 0; i < (1 << 20); i += 4096) p[i] = 1;
+    }
+    return 0;
+  }
+  if (!strcmp(mode, "bigalloc")) {  // one request larger than the memory
+    void* p = malloc((size_t)64 << 20);
+    printf("malloc %s errno %d\n", p == NULL ? "null" : "ok", errno);
     return 0;
   }
   if (!strcmp(mode, "file")) {  // --file: read it; others are ENOENT
