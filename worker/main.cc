@@ -6,6 +6,7 @@
 // RV64GC interpreter, Linux syscall subset), forwards its stdout/stderr and
 // exits with its status. All logic lives in the worker libraries; this file
 // parses flags and prints.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -132,8 +133,9 @@ void PrintStats(const memmgr::sandbox::SandboxStats& s) {
 
 int Run(int argc, char** argv) {
   // Split argv: worker flags until the first non-flag (the program); the
-  // rest is the guest's argv verbatim, even if it looks like flags.
-  std::vector<char*> flag_args = {argv[0]};
+  // rest is the guest's argv verbatim, even if it looks like flags. Each
+  // flag is parsed here (not by absl::ParseCommandLine, which exits 1), so a
+  // bad flag is a usage error (125) like every other.
   std::vector<std::string> env, files;
   int i = 2;
   for (; i < argc; ++i) {
@@ -143,13 +145,28 @@ int Run(int argc, char** argv) {
       break;
     }
     if (a.empty() || a[0] != '-') break;
-    std::string name = a.substr(a.find_first_not_of('-'));
+    const size_t dashes = a.find_first_not_of('-');
+    if (dashes == std::string::npos || dashes > 2) {
+      std::fprintf(stderr,
+                   "memmgr-worker: %s: not a flag, and programs are not read "
+                   "from stdin (see --help)\n",
+                   a.c_str());
+      return kExitUsage;
+    }
+    std::string name = a.substr(dashes);
     std::string value;
     bool has_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
       has_value = true;
+    }
+    if (name == "help" || name == "helpfull" || name == "helpshort" ||
+        name == "version") {
+      // absl prints the usage (and exits).
+      char* help_args[] = {argv[0], argv[i]};
+      absl::ParseCommandLine(2, help_args);
+      return 0;
     }
     if (name == "env" || name == "file") {
       if (!has_value) {
@@ -163,15 +180,40 @@ int Run(int argc, char** argv) {
       (name == "env" ? env : files).push_back(value);
       continue;
     }
-    flag_args.push_back(argv[i]);
-    // `--flag value` for non-boolean flags: keep the value with its flag.
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (!has_value && flag != nullptr && !flag->IsOfType<bool>() &&
-        i + 1 < argc) {
-      flag_args.push_back(argv[++i]);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && !has_value && name.rfind("no", 0) == 0) {
+      // --nostats: a boolean flag set to false.
+      flag = absl::FindCommandLineFlag(name.substr(2));
+      if (flag != nullptr && flag->IsOfType<bool>()) {
+        value = "false";
+        has_value = true;
+      } else {
+        flag = nullptr;
+      }
+    }
+    if (flag == nullptr) {
+      std::fprintf(stderr, "memmgr-worker: unknown flag --%s (see --help)\n",
+                   name.c_str());
+      return kExitUsage;
+    }
+    if (!has_value) {
+      if (flag->IsOfType<bool>()) {
+        value = "true";
+      } else if (i + 1 < argc) {
+        value = argv[++i];  // `--flag value`
+      } else {
+        std::fprintf(stderr, "memmgr-worker: --%s needs a value\n",
+                     name.c_str());
+        return kExitUsage;
+      }
+    }
+    std::string parse_error;
+    if (!flag->ParseFrom(value, &parse_error)) {
+      std::fprintf(stderr, "memmgr-worker: --%s=%s: %s\n", name.c_str(),
+                   value.c_str(), parse_error.c_str());
+      return kExitUsage;
     }
   }
-  absl::ParseCommandLine(static_cast<int>(flag_args.size()), flag_args.data());
   if (i >= argc) {
     std::fprintf(stderr, "memmgr-worker: run: no program given\n\n%s\n",
                  kUsage);
@@ -223,10 +265,6 @@ int Run(int argc, char** argv) {
   options.limit_instructions = absl::GetFlag(FLAGS_limit_instructions);
   options.limit_output_bytes = absl::GetFlag(FLAGS_limit_output_bytes).bytes;
   options.timeout = absl::GetFlag(FLAGS_timeout);
-  if (options.timeout < absl::ZeroDuration()) {
-    std::fprintf(stderr, "memmgr-worker: --timeout must not be negative\n");
-    return kExitUsage;
-  }
   options.numa_node = absl::GetFlag(FLAGS_numa_node);
   options.max_processes = absl::GetFlag(FLAGS_max_processes);
   if (const std::string seed = absl::GetFlag(FLAGS_seed); !seed.empty()) {
@@ -238,6 +276,12 @@ int Run(int argc, char** argv) {
     options.deterministic_random = true;
   }
 
+  if (absl::Status valid = memmgr::sandbox::Sandbox::ValidateOptions(options);
+      !valid.ok()) {
+    std::fprintf(stderr, "memmgr-worker: %s\n",
+                 std::string(valid.message()).c_str());
+    return kExitUsage;
+  }
   memmgr::sandbox::HostIo io;
   auto sandbox = memmgr::sandbox::Sandbox::Create(std::move(options), &io);
   if (!sandbox.ok()) {
@@ -260,6 +304,8 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdout must give the guest EPIPE, not kill the worker.
+  signal(SIGPIPE, SIG_IGN);
   memmgr::ShowFlagsOfInHelp("worker/main.cc");
   absl::SetProgramUsageMessage(kUsage);
   if (argc >= 2 && std::string(argv[1]) == "run") return Run(argc, argv);

@@ -252,7 +252,19 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
          fault);
     return nullptr;
   }
-  Pte* ptep = page_table_.FindOrCreate(va);
+  Pte* ptep = page_table_.Find(va);
+  if (ptep == nullptr) {
+    // Page tables are charged like frames (Linux charges them to the
+    // memcg): reading untouched memory maps only the zero page, but each
+    // new leaf table costs host memory. Up to three levels may be needed.
+    if (options_.limit_pages != 0 &&
+        ChargedPages() + 3 > options_.limit_pages) {
+      Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
+           fault);
+      return nullptr;
+    }
+    ptep = page_table_.FindOrCreate(va);
+  }
   Pte pte = *ptep;
   if (pte.is_swap()) {
     Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
@@ -272,7 +284,7 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
 
 Pfn AddressSpace::AllocPrivateFrame(GuestAddr va, Access access, bool zero,
                                     Fault* fault) {
-  if (options_.limit_pages != 0 && rss_pages_ >= options_.limit_pages) {
+  if (options_.limit_pages != 0 && ChargedPages() >= options_.limit_pages) {
     Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
          fault);
     return kNoPfn;

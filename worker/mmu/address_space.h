@@ -77,10 +77,11 @@ class AddressSpace {
     GuestAddr mmap_min_addr = 0x10000;  // vm.mmap_min_addr
     GuestAddr mmap_base = 0;            // top of the mmap area; 0 = derived
     uint64_t max_vmas = 65530;          // vm.max_map_count
-    uint64_t limit_pages = 0;           // memcg-like frame limit; 0 = none
-    uint64_t stack_limit = 8 << 20;     // RLIMIT_STACK for grows-down vmas
-    uint32_t tlb_entries = 1024;        // initial size: power of two >= 256
-    uint32_t tlb_max_entries = 65536;   // grows up to this (power of two)
+    uint64_t limit_pages =
+        0;  // memcg-like limit on frames + page tables; 0 = none
+    uint64_t stack_limit = 8 << 20;    // RLIMIT_STACK for grows-down vmas
+    uint32_t tlb_entries = 1024;       // initial size: power of two >= 256
+    uint32_t tlb_max_entries = 65536;  // grows up to this (power of two)
   };
 
   // INVALID_ARGUMENT for options out of range.
@@ -210,6 +211,12 @@ class AddressSpace {
   void MarkCode(GuestAddr va);
 
   // ---- Introspection ----
+  // True when the pte of `va`'s page is not empty (a frame or a swap entry):
+  // the page has contents of its own.
+  bool Resident(GuestAddr va) const {
+    const Pte* ptep = page_table_.Find(va);
+    return ptep != nullptr && !ptep->none();
+  }
   MmuStats GetStats() const;
   const VmaSet& vmas() const { return vmas_; }
   const Options& options() const { return options_; }
@@ -253,6 +260,10 @@ class AddressSpace {
   // A frame for a new private page, charged against limit_pages.
   Pfn AllocPrivateFrame(GuestAddr va, Access access, bool zero, Fault* fault);
   void CountFault(FaultClass c) { ++faults_[static_cast<int>(c)]; }
+  // What limit_pages limits: resident frames plus page-table pages.
+  uint64_t ChargedPages() const {
+    return rss_pages_ + page_table_.table_pages();
+  }
   void AddRss(int64_t delta);
 
   // Drops the ptes in [start, end): frames are put, tables freed, the TLB

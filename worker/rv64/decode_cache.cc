@@ -1,5 +1,6 @@
 #include "worker/rv64/decode_cache.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -80,6 +81,9 @@ void DecodeCache::Drop(GuestAddr page) {
 }
 
 void DecodeCache::Invalidate(GuestAddr start, GuestAddr end) {
+  // Nothing is decoded above the user address space; clamping also keeps
+  // the page loop below from wrapping around 2^64.
+  end = std::min(end, mmu::kMaxUserVa);
   start = mmu::PageDown(start);
   if (end <= start) return;
   // Sweep whichever is smaller: the range or the cache.

@@ -49,9 +49,11 @@ struct DecodedPage {
 
 class DecodeCache {
  public:
-  // At most `max_pages` live pages (32 KiB each); past that the cache is
-  // flushed, like a full code buffer in a JIT.
-  explicit DecodeCache(mmu::AddressSpace* as, size_t max_pages = 2048);
+  // At most `max_pages` live pages (32 KiB each: 8 MiB of host memory per
+  // process by default, not charged to the guest); past that the cache is
+  // flushed, like a full code buffer in a JIT. A static glibc program runs
+  // in well under 100 code pages.
+  explicit DecodeCache(mmu::AddressSpace* as, size_t max_pages = 256);
   ~DecodeCache();
   DecodeCache(const DecodeCache&) = delete;
   DecodeCache& operator=(const DecodeCache&) = delete;

@@ -60,6 +60,8 @@ class Interpreter {
   void InvalidateCode(mmu::GuestAddr start, mmu::GuestAddr end) {
     code_.Invalidate(start, end);
   }
+  // riscv_flush_icache(2): drop every decoded page.
+  void FlushCode() { code_.InvalidateAll(); }
   const DecodeCache& code() const { return code_; }
   mmu::AddressSpace* address_space() const { return as_; }
   CpuState* cpu() const { return cpu_; }

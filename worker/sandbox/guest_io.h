@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace memmgr::sandbox {
 
@@ -18,15 +19,18 @@ class GuestIo {
   virtual ~GuestIo() = default;
   // fd is 1 or 2. Returns bytes written or -errno.
   virtual int64_t Write(int fd, absl::string_view data) = 0;
-  // fd is 0. Returns bytes read (0 at end of input) or -errno.
-  virtual int64_t Read(int fd, char* buf, uint64_t len) = 0;
+  // fd is 0. Returns bytes read (0 at end of input) or -errno; waits at
+  // most until `deadline` (then -ETIMEDOUT), so --timeout holds even while
+  // the guest blocks on input.
+  virtual int64_t Read(int fd, char* buf, uint64_t len,
+                       absl::Time deadline) = 0;
 };
 
 // The host process's own fds 0/1/2 (write(2)/read(2), retried on EINTR).
 class HostIo final : public GuestIo {
  public:
   int64_t Write(int fd, absl::string_view data) override;
-  int64_t Read(int fd, char* buf, uint64_t len) override;
+  int64_t Read(int fd, char* buf, uint64_t len, absl::Time deadline) override;
 };
 
 // Captures output in strings and serves stdin from a string (tests).
@@ -34,7 +38,7 @@ class StringIo final : public GuestIo {
  public:
   explicit StringIo(std::string input = "") : input_(std::move(input)) {}
   int64_t Write(int fd, absl::string_view data) override;
-  int64_t Read(int fd, char* buf, uint64_t len) override;
+  int64_t Read(int fd, char* buf, uint64_t len, absl::Time deadline) override;
   const std::string& out() const { return out_; }
   const std::string& err() const { return err_; }
 

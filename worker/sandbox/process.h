@@ -39,7 +39,7 @@ struct Pipe {
 // An open fd >= 3: a read-only file the embedder passed in, or a pipe end.
 struct OpenFile {
   std::string path;
-  std::shared_ptr<const std::string> data;  // files
+  std::shared_ptr<const mmu::GuestImage> image;  // files (shared, never copied)
   uint64_t pos = 0;
   std::shared_ptr<Pipe> pipe;  // pipe ends
   bool pipe_write_end = false;

@@ -55,9 +55,7 @@ Sandbox::Sandbox(SandboxOptions options, GuestIo* io)
 
 Sandbox::~Sandbox() = default;
 
-absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options,
-                                                         GuestIo* io) {
-  if (io == nullptr) return absl::InvalidArgumentError("sandbox: no GuestIo");
+absl::Status Sandbox::ValidateOptions(const SandboxOptions& options) {
   if (options.argv.empty()) {
     return absl::InvalidArgumentError("sandbox: argv must include argv[0]");
   }
@@ -68,14 +66,26 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options,
   }
   if (options.stack_bytes < (64 << 10) ||
       options.stack_bytes > options.memory_bytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "stack size %s must be between 64K and the memory size %s",
-        FormatByteSize(options.stack_bytes),
-        FormatByteSize(options.memory_bytes)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--stack %s must be between 64K and the memory size %s",
+                        FormatByteSize(options.stack_bytes),
+                        FormatByteSize(options.memory_bytes)));
   }
-  if (options.max_processes < 1) {
-    return absl::InvalidArgumentError("max_processes must be at least 1");
+  if (options.max_processes < 1 || options.max_processes > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--max_processes %d must be between 1 and 4096",
+                        options.max_processes));
   }
+  if (options.timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--timeout must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options,
+                                                         GuestIo* io) {
+  if (io == nullptr) return absl::InvalidArgumentError("sandbox: no GuestIo");
+  MEMMGR_RETURN_IF_ERROR(ValidateOptions(options));
   std::unique_ptr<Sandbox> sb(new Sandbox(std::move(options), io));
   MEMMGR_RETURN_IF_ERROR(sb->Load());
   return sb;
@@ -92,6 +102,13 @@ absl::Status Sandbox::Load() {
   if (options_.deterministic_random) {
     rng_state_ = options_.random_seed * 0x9e3779b97f4a7c15ull + 1;
   }
+  for (auto& [path, bytes] : options_.files) {
+    auto file = std::make_shared<mmu::GuestImage>();
+    file->name = path;
+    file->bytes = std::move(bytes);
+    files_.emplace(path, std::move(file));
+  }
+  options_.files.clear();
   auto image = std::make_shared<mmu::GuestImage>();
   image->name = options_.program_path;
   image->bytes = std::move(options_.program);
@@ -178,8 +195,12 @@ ExitStatus Sandbox::Run() {
       ran = true;
       uint64_t budget = kSliceInstructions;
       if (options_.limit_instructions > 0) {
-        budget =
-            std::min(budget, options_.limit_instructions - stats_.instructions);
+        // The interpreter may overshoot a little (straight-line code runs to
+        // its next jump): never let the difference wrap around.
+        const uint64_t used = stats_.instructions;
+        budget = std::min(budget, used < options_.limit_instructions
+                                      ? options_.limit_instructions - used
+                                      : 0);
       }
       const uint64_t before = p.cpu.instret;
       const absl::Time t0 = absl::Now();
@@ -204,17 +225,7 @@ ExitStatus Sandbox::Run() {
           }
           break;
         case rv64::StopReason::kLimit:
-          if (options_.limit_instructions > 0 &&
-              stats_.instructions >= options_.limit_instructions) {
-            ExitStatus st;
-            st.kind = ExitKind::kLimit;
-            st.signal = kSigXcpu;
-            st.reason = absl::StrFormat(
-                "instruction limit reached (--limit_instructions=%d)",
-                options_.limit_instructions);
-            Exit(*processes_[root], st);
-          }
-          break;
+          break;  // the slice ended; the limit is checked below
         default: {
           ExitStatus st;
           st.kind = ExitKind::kSignaled;
@@ -245,6 +256,18 @@ ExitStatus Sandbox::Run() {
         }
       }
       if (wake_waiters_) WakeWaiters();
+      // After every stop, not only kLimit: a guest whose slices end in
+      // syscalls must not outrun the limit.
+      if (!done_ && options_.limit_instructions > 0 &&
+          stats_.instructions >= options_.limit_instructions) {
+        ExitStatus st;
+        st.kind = ExitKind::kLimit;
+        st.signal = kSigXcpu;
+        st.reason = absl::StrFormat(
+            "instruction limit reached (--limit_instructions=%d)",
+            options_.limit_instructions);
+        Exit(*processes_[root], st);
+      }
       if (!done_ && OverTimeout()) {
         ExitStatus st;
         st.kind = ExitKind::kLimit;

@@ -90,6 +90,9 @@ struct OpenFile;
 
 class Sandbox {
  public:
+  // The option checks Create() starts with (INVALID_ARGUMENT naming the
+  // option), for callers that report bad options apart from bad programs.
+  static absl::Status ValidateOptions(const SandboxOptions& options);
   // Validates the options and loads the program: INVALID_ARGUMENT /
   // FAILED_PRECONDITION with the loader's message for a bad ELF.
   static absl::StatusOr<std::unique_ptr<Sandbox>> Create(SandboxOptions options,
@@ -152,6 +155,9 @@ class Sandbox {
   int64_t SysRtSigprocmask(Process& p, int64_t how, uint64_t set, uint64_t oset,
                            uint64_t size);
   int64_t SysClone(Process& p, uint64_t flags, uint64_t stack);
+  int64_t SysKill(Process& p, int64_t pid, int64_t sig);
+  // Drops decoded code in [addr, addr + len) (saturating).
+  void InvalidateCode(Process& p, uint64_t addr, uint64_t len);
   int64_t SysWait4(Process& p, int64_t pid, uint64_t status, int64_t options,
                    uint64_t rusage, SyscallResult* result);
 
@@ -168,6 +174,8 @@ class Sandbox {
   GuestIo* const io_;
   std::unique_ptr<mmu::FramePool> pool_;
   std::shared_ptr<const mmu::GuestImage> image_;
+  // options_.files as images: every open and mmap shares one copy.
+  std::map<std::string, std::shared_ptr<const mmu::GuestImage>> files_;
   std::map<int64_t, std::unique_ptr<Process>> processes_;  // by pid
   int64_t next_pid_ = 1000;
   bool done_ = false;

@@ -40,6 +40,7 @@ enum Sysno : uint64_t {
   kClockNanosleep = 115,
   kSchedYield = 124,
   kKill = 129,
+  kTkill = 130,
   kTgkill = 131,
   kRtSigaction = 134,
   kRtSigprocmask = 135,
@@ -61,6 +62,7 @@ enum Sysno : uint64_t {
   kMlock = 228,
   kMunlock = 229,
   kMadvise = 233,
+  kRiscvFlushIcache = 259,
   kWait4 = 260,
   kPrlimit64 = 261,
   kGetrandom = 278,
@@ -69,6 +71,7 @@ enum Sysno : uint64_t {
 
 constexpr int64_t kAtFdcwd = -100;
 constexpr int kIovMax = 1024;
+constexpr size_t kMaxFds = 1024;         // RLIMIT_NOFILE
 constexpr uint64_t kMaxIo = 0x7ffff000;  // MAX_RW_COUNT
 constexpr uint64_t kSigChld = 17;
 constexpr uint64_t kCsignal = 0xff;
@@ -236,9 +239,22 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
       ret = SysRtSigprocmask(p, i0, a1, a2, a3);
       break;
     case kKill:
+      ret = SysKill(p, i0, static_cast<int64_t>(a1));
+      break;
+    case kTkill:
+      ret = SysKill(p, i0, static_cast<int64_t>(a1));
+      break;
     case kTgkill:
-      ret = Err(EPERM);
-      break;  // no signal delivery
+      ret = i0 == p.pid
+                ? SysKill(p, static_cast<int64_t>(a1), static_cast<int64_t>(a2))
+                : Err(ESRCH);
+      break;
+    case kRiscvFlushIcache:
+      // glibc's __builtin___clear_cache / __riscv_flush_icache: the
+      // decode cache must see code written since.
+      p.interp->FlushCode();
+      ret = 0;
+      break;
     case kUname:
       ret = SysUname(p, a0);
       break;
@@ -317,7 +333,10 @@ int64_t Sandbox::SysRead(Process& p, int fd, uint64_t buf, uint64_t len) {
   len = std::min(len, kMaxIo);
   if (fd == 0) {
     std::string tmp(std::min<uint64_t>(len, 1 << 20), '\0');
-    const int64_t n = io_->Read(0, tmp.data(), tmp.size());
+    const absl::Time deadline = options_.timeout > absl::ZeroDuration()
+                                    ? start_ + options_.timeout
+                                    : absl::InfiniteFuture();
+    const int64_t n = io_->Read(0, tmp.data(), tmp.size(), deadline);
     if (n <= 0) return n;
     if (!CopyOut(p, buf, tmp.data(), static_cast<uint64_t>(n))) {
       return Err(EFAULT);
@@ -330,6 +349,7 @@ int64_t Sandbox::SysRead(Process& p, int fd, uint64_t buf, uint64_t len) {
   if (f.pipe != nullptr) {
     if (f.pipe_write_end) return Err(EBADF);
     Pipe& pipe = *f.pipe;
+    if (len == 0) return 0;
     if (pipe.unread() == 0) {
       if (pipe.writers == 0) return 0;  // end of file
       if (f.nonblock) return Err(EAGAIN);
@@ -340,15 +360,18 @@ int64_t Sandbox::SysRead(Process& p, int fd, uint64_t buf, uint64_t len) {
     const uint64_t n = std::min<uint64_t>(len, pipe.unread());
     if (!CopyOut(p, buf, pipe.data.data() + pipe.head, n)) return Err(EFAULT);
     pipe.head += n;
-    if (pipe.head == pipe.data.size()) {
-      pipe.data.clear();
+    // Drop what was read once it is a buffer's worth: the string never
+    // holds more than two pipe capacities.
+    if (pipe.head == pipe.data.size() || pipe.head >= Pipe::kCapacity) {
+      pipe.data.erase(0, pipe.head);
       pipe.head = 0;
     }
     return static_cast<int64_t>(n);
   }
-  const uint64_t avail = f.pos < f.data->size() ? f.data->size() - f.pos : 0;
+  const std::string& bytes = f.image->bytes;
+  const uint64_t avail = f.pos < bytes.size() ? bytes.size() - f.pos : 0;
   const uint64_t n = std::min(len, avail);
-  if (n > 0 && !CopyOut(p, buf, f.data->data() + f.pos, n)) return Err(EFAULT);
+  if (n > 0 && !CopyOut(p, buf, bytes.data() + f.pos, n)) return Err(EFAULT);
   f.pos += n;
   return static_cast<int64_t>(n);
 }
@@ -396,8 +419,13 @@ int64_t Sandbox::SysWritev(Process& p, int fd, uint64_t iov, uint64_t cnt) {
     return Err(EFAULT);
   }
   int64_t total = 0;
-  for (const GuestIovec& v : vec) {
+  // Linux: negative lengths are EINVAL, and the total is capped at
+  // MAX_RW_COUNT (the rest is simply not written).
+  uint64_t budget = kMaxIo;
+  for (GuestIovec& v : vec) {
     if (static_cast<int64_t>(v.len) < 0) return Err(EINVAL);
+    v.len = std::min(v.len, budget);
+    budget -= v.len;
   }
   for (const GuestIovec& v : vec) {
     if (v.len == 0) continue;
@@ -418,6 +446,12 @@ int64_t Sandbox::SysReadv(Process& p, int fd, uint64_t iov, uint64_t cnt) {
   std::vector<GuestIovec> vec(cnt);
   if (cnt > 0 && !CopyIn(p, iov, vec.data(), cnt * sizeof(GuestIovec))) {
     return Err(EFAULT);
+  }
+  uint64_t budget = kMaxIo;
+  for (GuestIovec& v : vec) {
+    if (static_cast<int64_t>(v.len) < 0) return Err(EINVAL);
+    v.len = std::min(v.len, budget);
+    budget -= v.len;
   }
   int64_t total = 0;
   for (const GuestIovec& v : vec) {
@@ -440,15 +474,15 @@ int64_t Sandbox::SysOpenat(Process& p, int64_t dirfd, uint64_t path,
   if (!CopyInString(p, path, 4096, &name)) return Err(EFAULT);
   if (name.empty()) return Err(ENOENT);
   if (name[0] != '/' && dirfd != kAtFdcwd) return Err(EBADF);
-  auto it = options_.files.find(name);
-  if (it == options_.files.end()) return Err(ENOENT);
+  auto it = files_.find(name);
+  if (it == files_.end()) return Err(ENOENT);
   if ((flags & 3) != 0) return Err(EACCES);  // O_WRONLY / O_RDWR
-  if (p.files.size() >= 1024) return Err(EMFILE);
+  if (p.files.size() + 3 >= kMaxFds) return Err(EMFILE);
   int fd = 3;
   while (p.files.count(fd)) ++fd;
   OpenFile f;
   f.path = name;
-  f.data = std::make_shared<const std::string>(it->second);
+  f.image = it->second;
   p.files.emplace(fd, std::move(f));
   return fd;
 }
@@ -465,6 +499,7 @@ int64_t Sandbox::SysClose(Process& p, int fd) {
 int64_t Sandbox::PipeWrite(Process& p, OpenFile& f, uint64_t buf,
                            uint64_t len) {
   Pipe& pipe = *f.pipe;
+  if (len == 0) return 0;  // before the reader check, as pipe_write does
   if (pipe.readers == 0) {
     // SIGPIPE kills the writer unless it ignores the signal (SIG_IGN = 1).
     constexpr int kSigPipe = 13;
@@ -477,7 +512,6 @@ int64_t Sandbox::PipeWrite(Process& p, OpenFile& f, uint64_t buf,
     }
     return Err(EPIPE);
   }
-  if (len == 0) return 0;
   const uint64_t room = Pipe::kCapacity - pipe.unread();
   if (room == 0) {
     if (f.nonblock) return Err(EAGAIN);
@@ -499,7 +533,7 @@ int64_t Sandbox::PipeWrite(Process& p, OpenFile& f, uint64_t buf,
 int64_t Sandbox::SysPipe2(Process& p, uint64_t fds, int64_t flags) {
   constexpr int64_t kNonblock = 0x800, kCloexec = 0x80000;
   if (flags & ~(kNonblock | kCloexec)) return Err(EINVAL);
-  if (p.files.size() + 2 > 1024) return Err(EMFILE);
+  if (p.files.size() + 3 + 2 > kMaxFds) return Err(EMFILE);
   auto pipe = std::make_shared<Pipe>();
   int32_t pair[2];
   for (int end = 0; end < 2; ++end) {
@@ -536,7 +570,7 @@ int64_t Sandbox::SysLseek(Process& p, int fd, int64_t off, int whence) {
       base = static_cast<int64_t>(f.pos);
       break;
     case 2:
-      base = static_cast<int64_t>(f.data->size());
+      base = static_cast<int64_t>(f.image->bytes.size());
       break;
     default:
       return Err(EINVAL);
@@ -566,7 +600,7 @@ int64_t Sandbox::SysFstat(Process& p, int fd, uint64_t buf) {
       return CopyOut(p, buf, &st, sizeof(st)) ? 0 : Err(EFAULT);
     }
     st.st_mode = 0100444;  // S_IFREG | 0444
-    st.st_size = static_cast<int64_t>(it->second.data->size());
+    st.st_size = static_cast<int64_t>(it->second.image->bytes.size());
     st.st_blksize = 4096;
     st.st_blocks = (st.st_size + 511) / 512;
     st.st_nlink = 1;
@@ -584,10 +618,10 @@ int64_t Sandbox::SysNewfstatat(Process& p, int64_t dirfd, uint64_t path,
     if (!(flags & kAtEmptyPath)) return Err(ENOENT);
     return SysFstat(p, static_cast<int>(dirfd), buf);
   }
-  if (auto it = options_.files.find(name); it != options_.files.end()) {
+  if (auto it = files_.find(name); it != files_.end()) {
     GuestStat st{};
     st.st_mode = 0100444;
-    st.st_size = static_cast<int64_t>(it->second.size());
+    st.st_size = static_cast<int64_t>(it->second->bytes.size());
     st.st_blksize = 4096;
     st.st_nlink = 1;
     return CopyOut(p, buf, &st, sizeof(st)) ? 0 : Err(EFAULT);
@@ -640,9 +674,7 @@ int64_t Sandbox::SysMmap(Process& p, uint64_t addr, uint64_t len, uint64_t prot,
       addr = *hole;
       mflags |= mmu::kMapFixed;
     }
-    auto image = std::make_shared<mmu::GuestImage>();
-    image->name = it->second.path;
-    image->bytes = *it->second.data;
+    const std::shared_ptr<const mmu::GuestImage>& image = it->second.image;
     const uint64_t file_bytes =
         off < image->bytes.size()
             ? std::min<uint64_t>(len, image->bytes.size() - off)
@@ -652,13 +684,20 @@ int64_t Sandbox::SysMmap(Process& p, uint64_t addr, uint64_t len, uint64_t prot,
                        file_bytes, mflags);
   }
   if (!r.ok()) return Err(r.status());
-  if (mflags & mmu::kMapFixed) p.interp->InvalidateCode(*r, *r + len);
+  if (mflags & mmu::kMapFixed) InvalidateCode(p, *r, len);
   return static_cast<int64_t>(*r);
+}
+
+void Sandbox::InvalidateCode(Process& p, uint64_t addr, uint64_t len) {
+  // Whether or not the operation succeeded (a failed one may have changed
+  // part of the range); the end saturates instead of wrapping.
+  const uint64_t end = len > UINT64_MAX - addr ? UINT64_MAX : addr + len;
+  p.interp->InvalidateCode(addr, end);
 }
 
 int64_t Sandbox::SysMunmap(Process& p, uint64_t addr, uint64_t len) {
   const absl::Status s = p.as->Munmap(addr, len);
-  if (s.ok()) p.interp->InvalidateCode(addr, addr + len);
+  InvalidateCode(p, addr, len);
   return Err(s);
 }
 
@@ -666,14 +705,15 @@ int64_t Sandbox::SysMprotect(Process& p, uint64_t addr, uint64_t len,
                              uint64_t prot) {
   if (prot & ~uint64_t{mmu::kProtMask}) return Err(EINVAL);
   const absl::Status s = p.as->Mprotect(addr, len, static_cast<uint32_t>(prot));
-  if (s.ok()) p.interp->InvalidateCode(addr, addr + len);
+  InvalidateCode(p, addr, len);
   return Err(s);
 }
 
 int64_t Sandbox::SysMadvise(Process& p, uint64_t addr, uint64_t len,
                             int64_t advice) {
   const absl::Status s = p.as->Madvise(addr, len, static_cast<int>(advice));
-  if (s.ok()) p.interp->InvalidateCode(addr, addr + len);
+  // Even on failure: madvise may have zapped part of the range first.
+  InvalidateCode(p, addr, len);
   return Err(s);
 }
 
@@ -715,24 +755,34 @@ int64_t Sandbox::SysMremap(Process& p, uint64_t old_addr, uint64_t old_len,
     if (grown.ok()) return static_cast<int64_t>(old_addr);
   }
   if (!(flags & kMayMove)) return Err(ENOMEM);
-  // Move: a new mapping, the contents copied page by page, the old unmapped.
-  // (Linux moves the ptes; copying costs a frame per resident page.)
-  auto moved = p.as->Mmap(0, new_len, prot | mmu::kProtRead, 0);
+  // Move: a new mapping, the resident pages copied, the old range unmapped.
+  // (Linux moves the ptes; copying costs a frame per resident page, and
+  // pages never touched stay untouched.) The old range is made readable
+  // first: it goes away anyway, and PROT_NONE or write-only contents must
+  // move too.
+  auto moved = p.as->Mmap(0, new_len, prot | mmu::kProtWrite, 0);
   if (!moved.ok()) return Err(moved.status());
+  if (!(prot & mmu::kProtRead)) {
+    (void)p.as->Mprotect(old_addr, old_len, prot | mmu::kProtRead);
+  }
   std::string page(mmu::kPageSize, '\0');
   for (uint64_t off = 0; off < old_len; off += mmu::kPageSize) {
+    // Untouched anonymous pages read as zero in the new mapping too; image
+    // pages are copied whether or not they were faulted in yet.
+    if (anon && !p.as->Resident(old_addr + off)) continue;
     mmu::Fault fault;
     if (!p.as->CopyFromGuest(old_addr + off, page.data(), mmu::kPageSize,
                              &fault) ||
         !p.as->CopyToGuest(*moved + off, page.data(), mmu::kPageSize, &fault)) {
       (void)p.as->Munmap(*moved, new_len);
+      (void)p.as->Mprotect(old_addr, old_len, prot);
       return fault.reason == mmu::FaultReason::kMemoryLimit ||
                      fault.reason == mmu::FaultReason::kOutOfMemory
                  ? Err(ENOMEM)
                  : Err(EFAULT);
     }
   }
-  if (!(prot & mmu::kProtRead)) {
+  if (!(prot & mmu::kProtWrite)) {
     (void)p.as->Mprotect(*moved, new_len, prot);
   }
   (void)p.as->Munmap(old_addr, old_len);
@@ -893,6 +943,30 @@ int64_t Sandbox::SysRtSigprocmask(Process& p, int64_t how, uint64_t set,
 
 // ---- processes ----
 
+int64_t Sandbox::SysKill(Process& p, int64_t pid, int64_t sig) {
+  // Signals to itself only (abort() and raise() do this); others: EPERM.
+  // There is no delivery to handlers: a signal whose default action
+  // terminates does so whether or not a handler is installed, one that is
+  // ignored (SIG_IGN, or ignored by default) is dropped.
+  if (sig < 0 || sig > 64) return Err(EINVAL);
+  if (pid != p.pid && pid != 0 && pid != -1) {
+    return processes_.count(pid) ? Err(EPERM) : Err(ESRCH);
+  }
+  if (sig == 0) return 0;
+  constexpr uint64_t kIgnoredByDefault =
+      (1ull << 17) | (1ull << 18) | (1ull << 23) | (1ull << 28) |  // CHLD CONT
+      (1ull << 19) | (1ull << 20) | (1ull << 21) |
+      (1ull << 22);                                     // URG WINCH, stops
+  const bool ignored = p.sigactions[sig].handler == 1;  // SIG_IGN
+  if (sig != 9 && (ignored || (kIgnoredByDefault >> sig) & 1)) return 0;
+  ExitStatus st;
+  st.kind = ExitKind::kSignaled;
+  st.signal = static_cast<int>(sig);
+  st.reason = absl::StrFormat("killed by signal %d (raised by the guest)", sig);
+  Exit(p, st);
+  return 0;
+}
+
 int64_t Sandbox::SysClone(Process& p, uint64_t flags, uint64_t stack) {
   // fork() is clone(SIGCHLD, 0); glibc passes CLONE_CHILD_SETTID |
   // CLONE_CHILD_CLEARTID too. Threads (CLONE_VM) are not supported.
@@ -901,11 +975,11 @@ int64_t Sandbox::SysClone(Process& p, uint64_t flags, uint64_t stack) {
       (flags & ~(kCsignal | kChildSettid | kChildCleartid)) != 0) {
     return Err(EINVAL);
   }
-  int live = 0;
-  for (const auto& [pid, q] : processes_) {
-    live += q->state != Process::State::kZombie;
+  // Zombies count, as for RLIMIT_NPROC: a guest that forks without
+  // reaping must not grow the process table without bound.
+  if (processes_.size() >= static_cast<size_t>(options_.max_processes)) {
+    return Err(EAGAIN);
   }
-  if (live >= options_.max_processes) return Err(EAGAIN);
   auto child_as = p.as->Fork();
   if (!child_as.ok()) return Err(child_as.status());
   auto c = std::make_unique<Process>();

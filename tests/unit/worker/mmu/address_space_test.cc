@@ -455,7 +455,9 @@ TEST_F(AddressSpaceTest, VmaCountLimitIsEnforced) {
 
 TEST_F(AddressSpaceTest, LimitPagesStopsTheSandboxWithAMemoryLimitFault) {
   AddressSpace::Options o;
-  o.limit_pages = 4;
+  // Page tables are charged too: the root and one table per level down to
+  // the single leaf these pages share (4), plus 4 frames.
+  o.limit_pages = 4 + 4;
   mm_ = NewMm(o);
   MapFixed(kBase, 16 * kPageSize, kProtRead | kProtWrite);
   Fault f;
@@ -471,6 +473,27 @@ TEST_F(AddressSpaceTest, LimitPagesStopsTheSandboxWithAMemoryLimitFault) {
   EXPECT_EQ(mm_->GetStats().rss_pages, 4u);
   ASSERT_TRUE(mm_->Munmap(kBase, kPageSize).ok());
   EXPECT_TRUE(mm_->Write<uint8_t>(kBase + 5 * kPageSize, 1, &f));
+}
+
+TEST_F(AddressSpaceTest, PageTablesAreChargedToLimitPages) {
+  // Reads of untouched memory use no frame (the zero page), but every new
+  // leaf table is host memory: sparse reads must hit the limit too.
+  AddressSpace::Options o;
+  o.limit_pages = 64;
+  mm_ = NewMm(o);
+  const uint64_t span = uint64_t{1} << 40;  // 1 TiB, read-only
+  auto base = mm_->Mmap(0, span, kProtRead, 0);
+  ASSERT_TRUE(base.ok()) << base.status();
+  Fault f;
+  uint8_t b;
+  int reads = 0;
+  for (; reads < 1000; ++reads) {
+    // One read per 2 MiB: each needs its own leaf table.
+    if (!mm_->Read(*base + uint64_t(reads) * (2 << 20), &b, &f)) break;
+  }
+  EXPECT_LT(reads, 64);
+  EXPECT_EQ(f.reason, FaultReason::kMemoryLimit);
+  EXPECT_LE(mm_->GetStats().page_table_pages, 64u);
 }
 
 TEST_F(AddressSpaceTest, PoolBelowMinWatermarkIsAnOutOfMemoryFault) {

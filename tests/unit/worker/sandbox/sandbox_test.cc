@@ -78,6 +78,30 @@ TEST(SandboxTest, InstructionLimitStopsARunawayGuest) {
   EXPECT_LE(r.stats.instructions, 5'000'000u + 2048);
 }
 
+TEST(SandboxTest, InstructionLimitHoldsWhenEverySliceEndsInASyscall) {
+  // Regression: the limit was only checked when a slice ran out, and the
+  // remaining budget could wrap around after an overshoot.
+  for (uint64_t limit : {1'000'000u, 1'000'003u, 1'000'007u}) {
+    SandboxOptions o = Options("syscalls");
+    o.limit_instructions = limit;
+    const Result r = RunGuest(std::move(o));
+    EXPECT_EQ(r.status.kind, ExitKind::kLimit) << limit;
+    EXPECT_LE(r.stats.instructions, limit + 2048);
+  }
+}
+
+TEST(SandboxTest, AbortKillsWithSigabrt) {
+  const Result r = RunGuest(Options("abort"));
+  EXPECT_EQ(r.status.kind, ExitKind::kSignaled);
+  EXPECT_EQ(r.status.ShellStatus(), 128 + 6);
+}
+
+TEST(SandboxTest, CodeRewrittenAndFlushedWithClearCacheRuns) {
+  const Result r = RunGuest(Options("selfmod"));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "selfmod 1 2\n");
+}
+
 TEST(SandboxTest, TimeoutStopsASleepingGuestPromptly) {
   SandboxOptions o = Options("sleep");
   o.timeout = absl::Milliseconds(200);
@@ -155,6 +179,15 @@ TEST(SandboxTest, SeededRandomnessIsReproducible) {
   c.deterministic_random = true;
   c.random_seed = 43;
   EXPECT_NE(RunGuest(std::move(c)).out, ra.out);
+}
+
+TEST(SandboxTest, ZombiesCountTowardsTheProcessLimit) {
+  SandboxOptions o = Options("forkbomb");
+  o.max_processes = 8;
+  const Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "forked 7 then EAGAIN\n");
+  EXPECT_EQ(r.stats.processes, 8u);
 }
 
 TEST(SandboxTest, StdinComesThroughTheIoSeam) {

@@ -26,6 +26,35 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "spew")) {  // output limit
     for (;;) fputs("0123456789abcdef", stdout);
   }
+  if (!strcmp(mode, "syscalls")) {  // instruction limit, slices end in ecalls
+    for (;;) RawSyscall3(SYS_getpid, 0, 0, 0);
+  }
+  if (!strcmp(mode, "abort")) abort();
+  if (!strcmp(mode, "forkbomb")) {  // fork without reaping until refused
+    int n = 0;
+    for (;;) {
+      pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid < 0) break;
+      ++n;
+    }
+    printf("forked %d then %s\n", n, errno == EAGAIN ? "EAGAIN" : "?");
+    return 0;
+  }  // raise(SIGABRT): exit 134
+  if (!strcmp(mode, "selfmod")) {  // code written at run time + clear_cache
+    // A page of "li a0, N; ret", rewritten between calls.
+    unsigned int* code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int results[2];
+    for (int n = 1; n <= 2; ++n) {
+      code[0] = 0x00000513u | ((unsigned)n << 20);  // addi a0, zero, n
+      code[1] = 0x00008067u;                          // ret
+      __builtin___clear_cache((char*)code, (char*)(code + 2));
+      results[n - 1] = ((int (*)(void))code)();
+    }
+    printf("selfmod %d %d\n", results[0], results[1]);
+    return 0;
+  }
   if (!strcmp(mode, "spin")) {  // instruction limit
     for (volatile unsigned long i = 0;; ++i) {
     }

@@ -1,0 +1,88 @@
+// memmgr-worker run as users call it: exit statuses for every kind of
+// failure (usage 125, not runnable 126, not found 127, the guest's own
+// status, 128+signal), guest argv passed verbatim, --stats.
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace memmgr {
+namespace {
+
+using ::memmgr::testing::RunCommand;
+using ::testing::HasSubstr;
+
+int RunWorker(const std::vector<std::string>& args, std::string* out,
+              std::string* err) {
+  std::vector<std::string> argv = {MEMMGR_WORKER_BIN, "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, out, err);
+}
+
+TEST(MemmgrWorkerCliTest, UsageErrorsExit125) {
+  std::string out, err;
+  EXPECT_EQ(RunWorker({}, &out, &err), 125);
+  EXPECT_THAT(err, HasSubstr("no program given"));
+  EXPECT_EQ(RunWorker({"-"}, &out, &err), 125);
+  EXPECT_EQ(RunWorker({"---x", MEMMGR_SANDBOX_PROBE}, &out, &err), 125);
+  EXPECT_EQ(RunWorker({"--bogus", MEMMGR_SANDBOX_PROBE}, &out, &err), 125);
+  EXPECT_THAT(err, HasSubstr("unknown flag --bogus"));
+  EXPECT_EQ(RunWorker({"--memory=abc", MEMMGR_SANDBOX_PROBE}, &out, &err), 125);
+  EXPECT_THAT(err, HasSubstr("--memory=abc"));
+  EXPECT_EQ(RunWorker({"--memory=512K", MEMMGR_SANDBOX_PROBE}, &out, &err),
+            125);
+  EXPECT_THAT(err, HasSubstr("too small"));
+  EXPECT_EQ(RunWorker({"--max_processes=0", MEMMGR_SANDBOX_PROBE}, &out, &err),
+            125);
+  EXPECT_EQ(RunWorker({"--env=NOEQUALS", MEMMGR_SANDBOX_PROBE}, &out, &err),
+            125);
+  EXPECT_EQ(RunWorker({"--timeout"}, &out, &err), 125);  // needs a value
+}
+
+TEST(MemmgrWorkerCliTest, MissingAndUnrunnableProgramsExit127And126) {
+  testing::TempDir dir;
+  std::string out, err;
+  EXPECT_EQ(RunWorker({dir.path() + "/nope"}, &out, &err), 127);
+  const std::string text = dir.path() + "/text";
+  std::ofstream(text) << "#!/bin/sh\necho not an ELF\n";
+  EXPECT_EQ(RunWorker({text}, &out, &err), 126);
+  EXPECT_THAT(err, HasSubstr("ELF"));
+}
+
+TEST(MemmgrWorkerCliTest, GuestArgvIsPassedVerbatimEvenIfItLooksLikeFlags) {
+  std::string out, err;
+  // The probe does not know the mode "--memory=1" and says so (exit 2).
+  EXPECT_EQ(RunWorker({"--memory", "64M", MEMMGR_SANDBOX_PROBE, "--memory=1"},
+                      &out, &err),
+            2);
+  EXPECT_THAT(err, HasSubstr("unknown mode '--memory=1'"));
+}
+
+TEST(MemmgrWorkerCliTest, StatusesAndStats) {
+  std::string out, err;
+  EXPECT_EQ(RunWorker({"--stats", MEMMGR_SANDBOX_PROBE, "badptr"}, &out, &err),
+            0);
+  EXPECT_EQ(out, "write -14 read 0 unknown -38 munmap -22\n");
+  EXPECT_THAT(err, HasSubstr("MIPS"));
+  EXPECT_THAT(err, HasSubstr("tlb hit rate"));
+  EXPECT_THAT(err, HasSubstr("peak frames"));
+  EXPECT_THAT(err, HasSubstr("999×1"));  // the unknown syscall, counted
+
+  EXPECT_EQ(
+      RunWorker({"--limit_instructions=100000", MEMMGR_SANDBOX_PROBE, "spin"},
+                &out, &err),
+      128 + 24);
+  EXPECT_THAT(err, HasSubstr("instruction limit"));
+  EXPECT_EQ(
+      RunWorker({"--memory=16M", MEMMGR_SANDBOX_PROBE, "hog"}, &out, &err),
+      137);
+  EXPECT_THAT(err, HasSubstr("out of memory"));
+  EXPECT_EQ(RunWorker({MEMMGR_SANDBOX_PROBE, "abort"}, &out, &err), 134);
+}
+
+}  // namespace
+}  // namespace memmgr
