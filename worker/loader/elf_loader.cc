@@ -329,6 +329,12 @@ absl::StatusOr<ParsedElf> Parse(const std::string& bytes,
         "ELF: dynamically linked programs are not supported (PT_INTERP \"",
         absl::CHexEscape(path), "\"); link with -static"));
   }
+  if (elf.entry & 1) {
+    // RV64GC instructions are 2-byte aligned; a misaligned entry could
+    // never be fetched.
+    return Bad(
+        absl::StrFormat("e_entry 0x%x is not 2-byte aligned", elf.entry));
+  }
   const Segment* entry_segment = nullptr;
   for (const Segment& s : elf.loads) {
     if (elf.entry >= s.vaddr && elf.entry - s.vaddr < s.memsz) {

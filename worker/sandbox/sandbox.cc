@@ -3,11 +3,13 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "common/byte_size.h"
+#include "common/logging.h"
 #include "common/status_util.h"
 #include "worker/loader/elf_loader.h"
 #include "worker/sandbox/process.h"
@@ -161,6 +163,8 @@ void Sandbox::FillRandom(void* buf, size_t len) {
   size_t done = 0;
   while (done < len) {
     const ssize_t n = getrandom(out + done, len - done, 0);
+    // Only EINTR is worth retrying; a host without entropy is broken.
+    MEMMGR_CHECK(n > 0 || errno == EINTR) << "host getrandom failed";
     if (n > 0) done += static_cast<size_t>(n);
   }
 }

@@ -146,7 +146,7 @@ class Sandbox {
   int64_t SysClockGettime(Process& p, int64_t clock, uint64_t ts);
   int64_t SysGettimeofday(Process& p, uint64_t tv);
   int64_t SysNanosleep(Process& p, uint64_t req, uint64_t rem);
-  int64_t SysGetrandom(Process& p, uint64_t buf, uint64_t len);
+  int64_t SysGetrandom(Process& p, uint64_t buf, uint64_t len, uint64_t flags);
   int64_t SysUname(Process& p, uint64_t buf);
   int64_t SysPrlimit(Process& p, int64_t pid, int64_t res, uint64_t new_limit,
                      uint64_t old_limit);

@@ -306,7 +306,7 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
       ret = SysPrlimit(p, i0, static_cast<int64_t>(a1), a2, a3);
       break;
     case kGetrandom:
-      ret = SysGetrandom(p, a0, a1);
+      ret = SysGetrandom(p, a0, a1, a2);
       break;
     default:
       ++stats_.unknown_syscalls[nr];
@@ -842,7 +842,13 @@ int64_t Sandbox::SysNanosleep(Process& p, uint64_t req, uint64_t rem) {
   return 0;
 }
 
-int64_t Sandbox::SysGetrandom(Process& p, uint64_t buf, uint64_t len) {
+int64_t Sandbox::SysGetrandom(Process& p, uint64_t buf, uint64_t len,
+                              uint64_t flags) {
+  constexpr uint64_t kNonblock = 1, kRandom = 2, kInsecure = 4;
+  if ((flags & ~(kNonblock | kRandom | kInsecure)) ||
+      ((flags & kRandom) && (flags & kInsecure))) {
+    return Err(EINVAL);
+  }
   len = std::min<uint64_t>(len, 1 << 25);  // Linux returns at most 32 MiB
   std::string tmp(std::min<uint64_t>(len, 1 << 20), '\0');
   uint64_t done = 0;
@@ -886,15 +892,16 @@ int64_t Sandbox::SysPrlimit(Process& p, int64_t pid, int64_t res,
       lim[0] = lim[1] = 1024;
       break;
   }
-  if (old_limit != 0 && !CopyOut(p, old_limit, lim, sizeof(lim))) {
-    return Err(EFAULT);
-  }
   if (new_limit != 0) {
     uint64_t want[2];
     if (!CopyIn(p, new_limit, want, sizeof(want))) return Err(EFAULT);
     if (want[0] > want[1]) return Err(EINVAL);
     if (want[1] > lim[1]) return Err(EPERM);  // raising the hard limit
     // Lowering is accepted and not enforced beyond the sandbox's limits.
+  }
+  // The old limit is written only once the new one is known to be valid.
+  if (old_limit != 0 && !CopyOut(p, old_limit, lim, sizeof(lim))) {
+    return Err(EFAULT);
   }
   return 0;
 }

@@ -766,6 +766,8 @@ std::vector<BadCase> BadCases() {
          e.phdrs[1].p_memsz = e.phdrs[1].p_filesz = 0;
        },
        "no PT_LOAD segment with p_memsz > 0"},
+      {"entry_odd", [](ElfImage& e) { e.ehdr.e_entry += 1; },
+       "is not 2-byte aligned"},
       {"entry_outside", [](ElfImage& e) { e.ehdr.e_entry = 0x50000; },
        "e_entry 0x50000 is not inside any PT_LOAD segment"},
       {"entry_not_executable", [](ElfImage& e) { e.ehdr.e_entry = 0x11300; },
