@@ -8,7 +8,8 @@
 //
 // Processes are scheduled round-robin in slices of instructions; a process
 // blocked in wait4 is skipped until a child exits. There are no threads
-// (clone without SIGCHLD-only flags is ENOSYS) and no async signals.
+// (clone with anything but fork's flags is EINVAL) and no async signals;
+// a process blocked on a pipe re-executes its read/write when it can go on.
 //
 // Stop statuses are shell-like: a guest exit gives its code; a guest killed
 // by a fault gives 128 + the signal Linux would send (SIGSEGV, SIGILL,
