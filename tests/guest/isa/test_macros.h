@@ -1,4 +1,7 @@
-/* Instruction-level tests in the spirit of riscv-tests, as Linux user
+/* clang-format off */
+/* (Assembler macros, not C: clang-format stays off in this file.)
+ *
+ * Instruction-level tests in the spirit of riscv-tests, as Linux user
  * programs: no libc, raw syscalls (write a7=64, exit_group a7=94).
  *
  * A test file defines TEST_EXT (a string, e.g. "rv64i"), includes this
@@ -320,3 +323,4 @@
 #define F64_MIN_SUB 0x0000000000000001
 
 #endif /* MEMMGR_TESTS_GUEST_ISA_TEST_MACROS_H_ */
+/* clang-format on */
