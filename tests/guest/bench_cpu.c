@@ -3,8 +3,8 @@
 // is 91.6 M guest instructions at -O2 (~87 per byte: RV64GC has no rotate
 // instruction), setup 9.5 M; the default, 24 passes, is about 2.2 G
 // (counted with qemu-riscv64 -singlestep -d nochain,exec). Optional
-// argument: the number of passes (tests use 1). Prints the final digest; exit status
-// 0, or 1 when the FIPS 180-2 test vector fails.
+// argument: the number of passes (tests use 1). Prints the final digest; exit
+// status 0, or 1 when the FIPS 180-2 test vector fails.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
