@@ -74,6 +74,9 @@ struct Sandbox::Process {
   int64_t wait_options = 0;
 
   uint64_t clear_child_tid = 0;  // set_tid_address
+  uint64_t rseq_area = 0;        // registered struct rseq, 0 = none
+  uint64_t rseq_len = 0;
+  uint64_t rseq_sig = 0;
   std::array<GuestSigaction, 65> sigactions{};
   uint64_t sigmask = 0;
   std::map<int, OpenFile> files;  // fd >= 3

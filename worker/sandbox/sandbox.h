@@ -157,6 +157,8 @@ class Sandbox {
                            uint64_t size);
   int64_t SysClone(Process& p, uint64_t flags, uint64_t stack);
   int64_t SysKill(Process& p, int64_t pid, int64_t sig);
+  int64_t SysRseq(Process& p, uint64_t rseq, uint64_t len, int64_t flags,
+                  uint64_t sig);
   // Drops decoded code in [addr, addr + len) (saturating).
   void InvalidateCode(Process& p, uint64_t addr, uint64_t len);
   int64_t SysWait4(Process& p, int64_t pid, uint64_t status, int64_t options,

@@ -46,6 +46,7 @@ enum Sysno : uint64_t {
   kRtSigprocmask = 135,
   kUname = 160,
   kGettimeofday = 169,
+  kGetcpu = 168,
   kGetpid = 172,
   kGetppid = 173,
   kGetuid = 174,
@@ -210,9 +211,18 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
       // struct robust_list_head is 24 bytes on 64-bit.
       ret = a1 == 24 ? 0 : Err(EINVAL);
       break;
+    case kGetcpu: {
+      // One hart on node 0 (the worker's node, in this guest's view).
+      const uint32_t zero = 0;
+      ret = (a0 != 0 && !CopyOut(p, a0, &zero, sizeof(zero))) ||
+                    (a1 != 0 && !CopyOut(p, a1, &zero, sizeof(zero)))
+                ? Err(EFAULT)
+                : 0;
+      break;
+    }
     case kRseq:
-      ret = Err(ENOSYS);
-      break;  // glibc falls back cleanly
+      ret = SysRseq(p, a0, a1, static_cast<int64_t>(a2), a3);
+      break;
     case kFutex:
       ret = Err(ENOSYS);
       break;
@@ -949,6 +959,37 @@ int64_t Sandbox::SysRtSigprocmask(Process& p, int64_t how, uint64_t set,
 }
 
 // ---- processes ----
+
+int64_t Sandbox::SysRseq(Process& p, uint64_t rseq, uint64_t len, int64_t flags,
+                         uint64_t sig) {
+  // Restartable sequences (kernel/rseq.c): glibc registers a 32-byte area
+  // at start-up and reads the current CPU from it. One hart, never
+  // migrated and never preempted inside a critical section: registration
+  // only has to fill in cpu_id_start and cpu_id (CPU 0) and remember it.
+  constexpr int64_t kUnregister = 1;
+  constexpr uint64_t kMinLen = 32;
+  if (flags & kUnregister) {
+    if (flags & ~kUnregister) return Err(EINVAL);
+    if (p.rseq_area == 0) return Err(EINVAL);
+    if (rseq != p.rseq_area || len != p.rseq_len) return Err(EINVAL);
+    if (sig != p.rseq_sig) return Err(EPERM);
+    p.rseq_area = 0;
+    return 0;
+  }
+  if (flags != 0) return Err(EINVAL);
+  if (p.rseq_area != 0) {
+    // Registering the same area again is EBUSY, another one EINVAL.
+    if (rseq != p.rseq_area || len != p.rseq_len) return Err(EINVAL);
+    return sig == p.rseq_sig ? Err(EBUSY) : Err(EPERM);
+  }
+  if (len < kMinLen || (rseq & (kMinLen - 1)) != 0) return Err(EINVAL);
+  const uint32_t cpu[2] = {0, 0};  // cpu_id_start, cpu_id
+  if (!CopyOut(p, rseq, cpu, sizeof(cpu))) return Err(EFAULT);
+  p.rseq_area = rseq;
+  p.rseq_len = len;
+  p.rseq_sig = sig;
+  return 0;
+}
 
 int64_t Sandbox::SysKill(Process& p, int64_t pid, int64_t sig) {
   // Signals to itself only (abort() and raise() do this); others: EPERM.

@@ -90,6 +90,20 @@ TEST(SandboxTest, InstructionLimitHoldsWhenEverySliceEndsInASyscall) {
   }
 }
 
+TEST(SandboxTest, SchedGetcpuWorks) {
+  const Result r = RunGuest(Options("cpu"));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "cpu 0\n");
+  EXPECT_TRUE(r.stats.unknown_syscalls.empty());
+}
+
+TEST(SandboxTest, RseqRegistersOnceAndFillsInTheCpu) {
+  // A short area is EINVAL; registering writes cpu_id_start/cpu_id (0);
+  // the same area again is EBUSY (sig 0 matches), another one EINVAL.
+  const Result r = RunGuest(Options("rseq"));
+  EXPECT_EQ(r.out, "bad_len -22 register 0 cpu 0 0 again -16 other -22\n");
+}
+
 TEST(SandboxTest, AbortKillsWithSigabrt) {
   const Result r = RunGuest(Options("abort"));
   EXPECT_EQ(r.status.kind, ExitKind::kSignaled);

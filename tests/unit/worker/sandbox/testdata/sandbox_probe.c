@@ -1,7 +1,9 @@
 // A guest for sandbox_test: argv[1] picks one behaviour. Raw syscalls where
 // the test needs an exact argument (bad pointers, unknown numbers).
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,22 @@ int main(int argc, char** argv) {
     for (;;) RawSyscall3(SYS_getpid, 0, 0, 0);
   }
   if (!strcmp(mode, "abort")) abort();
+  if (!strcmp(mode, "rseq")) {  // (this glibc does not register rseq)
+    static unsigned int area[8] __attribute__((aligned(32))) = {~0u, ~0u};
+    static unsigned int other[8] __attribute__((aligned(32)));
+    long bad_len = RawSyscall3(293, (long)area, 16, 0);
+    long reg = RawSyscall3(293, (long)area, 32, 0);
+    unsigned cpu_start = area[0], cpu = area[1];
+    long again = RawSyscall3(293, (long)area, 32, 0);
+    long second = RawSyscall3(293, (long)other, 32, 0);
+    printf("bad_len %ld register %ld cpu %u %u again %ld other %ld\n",
+           bad_len, reg, cpu_start, cpu, again, second);
+    return 0;
+  }
+  if (!strcmp(mode, "cpu")) {  // glibc reads the CPU from its rseq area
+    printf("cpu %d\n", sched_getcpu());
+    return 0;
+  }
   if (!strcmp(mode, "forkbomb")) {  // fork without reaping until refused
     int n = 0;
     for (;;) {
