@@ -71,6 +71,7 @@ struct Sandbox::Process {
   // A wait4 the process is blocked in.
   int64_t wait_pid = -1;
   uint64_t wait_status_ptr = 0;
+  uint64_t wait_rusage_ptr = 0;
   int64_t wait_options = 0;
 
   uint64_t clear_child_tid = 0;  // set_tid_address

@@ -1064,15 +1064,20 @@ bool Sandbox::TryCompleteWait(Process& parent) {
     if (parent.wait_pid > 0 && pid != parent.wait_pid) continue;
     has_child = true;
     if (q->state != Process::State::kZombie) continue;
+    // Like wait_task_zombie: the child is reaped even if copying the status
+    // (or the zeroed rusage: no per-child accounting) faults.
+    bool fault = false;
     if (parent.wait_status_ptr != 0) {
       const int32_t status = q->wait_status;
-      if (!CopyOut(parent, parent.wait_status_ptr, &status, sizeof(status))) {
-        parent.cpu.x[rv64::kA0] = static_cast<uint64_t>(Err(EFAULT));
-        parent.state = Process::State::kRunnable;
-        return true;
-      }
+      fault |=
+          !CopyOut(parent, parent.wait_status_ptr, &status, sizeof(status));
     }
-    parent.cpu.x[rv64::kA0] = static_cast<uint64_t>(pid);
+    if (parent.wait_rusage_ptr != 0) {
+      const std::string zero(144, '\0');  // struct rusage
+      fault |=
+          !CopyOut(parent, parent.wait_rusage_ptr, zero.data(), zero.size());
+    }
+    parent.cpu.x[rv64::kA0] = static_cast<uint64_t>(fault ? Err(EFAULT) : pid);
     processes_.erase(pid);  // reaped
     parent.state = Process::State::kRunnable;
     return true;
@@ -1094,11 +1099,7 @@ int64_t Sandbox::SysWait4(Process& p, int64_t pid, uint64_t status,
     return Err(EINVAL);
   }
   if (pid == 0 || pid < -1) pid = -1;  // process groups: there is one
-  if (rusage != 0) {
-    // struct rusage: zeroed (no accounting per child).
-    const std::string zero(144, '\0');
-    if (!CopyOut(p, rusage, zero.data(), zero.size())) return Err(EFAULT);
-  }
+  p.wait_rusage_ptr = rusage;
   p.wait_pid = pid;
   p.wait_status_ptr = status;
   p.wait_options = options;
