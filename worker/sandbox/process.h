@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "worker/mmu/address_space.h"
 #include "worker/rv64/cpu_state.h"
 #include "worker/rv64/interpreter.h"
@@ -52,7 +53,7 @@ struct OpenFile {
 };
 
 struct Sandbox::Process {
-  enum class State { kRunnable, kWaiting, kBlockedPipe, kZombie };
+  enum class State { kRunnable, kWaiting, kBlockedPipe, kSleeping, kZombie };
 
   int64_t pid = 0;
   int64_t ppid = 0;
@@ -66,7 +67,10 @@ struct Sandbox::Process {
   // re-executed once the pipe has data (or room) or the other end closed.
   std::shared_ptr<Pipe> blocked_pipe;
   bool blocked_on_write = false;
-  int wait_status = 0;  // Linux wait status once a zombie
+  // kSleeping (nanosleep): runnable again at this time.
+  absl::Time wake_at = absl::InfinitePast();
+  bool sleeping = false;  // set by nanosleep for Syscall()
+  int wait_status = 0;    // Linux wait status once a zombie
 
   // A wait4 the process is blocked in.
   int64_t wait_pid = -1;

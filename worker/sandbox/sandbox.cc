@@ -169,6 +169,20 @@ void Sandbox::FillRandom(void* buf, size_t len) {
   }
 }
 
+void Sandbox::StopForLimit(int signal, std::string reason) {
+  ExitStatus st;
+  st.kind = ExitKind::kLimit;
+  st.signal = signal;
+  st.reason = std::move(reason);
+  Exit(*processes_.begin()->second, st);  // the first process: the sandbox
+}
+
+void Sandbox::StopForTimeout() {
+  StopForLimit(kSigXcpu,
+               absl::StrFormat("timeout after %s (--timeout)",
+                               absl::FormatDuration(options_.timeout)));
+}
+
 bool Sandbox::OverTimeout() const {
   return options_.timeout > absl::ZeroDuration() &&
          absl::Now() - start_ > options_.timeout;
@@ -195,6 +209,10 @@ ExitStatus Sandbox::Run() {
         p.blocked_pipe.reset();
         p.state = Process::State::kRunnable;  // re-executes the ecall
       }
+      if (p.state == Process::State::kSleeping) {
+        if (absl::Now() < p.wake_at) continue;
+        p.state = Process::State::kRunnable;
+      }
       if (p.state != Process::State::kRunnable) continue;
       ran = true;
       uint64_t budget = kSliceInstructions;
@@ -219,6 +237,9 @@ ExitStatus Sandbox::Run() {
           ++stats_.syscalls;
           switch (Syscall(p)) {
             case SyscallResult::kContinue:
+              break;
+            case SyscallResult::kSleep:
+              p.state = Process::State::kSleeping;
               break;
             case SyscallResult::kBlocked:
               p.state = p.blocked_pipe != nullptr ? Process::State::kBlockedPipe
@@ -264,25 +285,32 @@ ExitStatus Sandbox::Run() {
       // syscalls must not outrun the limit.
       if (!done_ && options_.limit_instructions > 0 &&
           stats_.instructions >= options_.limit_instructions) {
-        ExitStatus st;
-        st.kind = ExitKind::kLimit;
-        st.signal = kSigXcpu;
-        st.reason = absl::StrFormat(
-            "instruction limit reached (--limit_instructions=%d)",
-            options_.limit_instructions);
-        Exit(*processes_[root], st);
+        StopForLimit(kSigXcpu,
+                     absl::StrFormat(
+                         "instruction limit reached (--limit_instructions=%d)",
+                         options_.limit_instructions));
       }
-      if (!done_ && OverTimeout()) {
-        ExitStatus st;
-        st.kind = ExitKind::kLimit;
-        st.signal = kSigXcpu;
-        st.reason = absl::StrFormat("timeout after %s (--timeout)",
-                                    absl::FormatDuration(options_.timeout));
-        Exit(*processes_[root], st);
-      }
+      if (!done_ && OverTimeout()) StopForTimeout();
       if (done_) break;
     }
     if (!ran && !done_) {
+      // Nobody ran. If someone sleeps, wait for the first wake-up (never
+      // past the timeout, which the next round then reports).
+      absl::Time wake = absl::InfiniteFuture();
+      for (const auto& [pid, q] : processes_) {
+        if (q->state == Process::State::kSleeping) {
+          wake = std::min(wake, q->wake_at);
+        }
+      }
+      if (wake != absl::InfiniteFuture()) {
+        if (options_.timeout > absl::ZeroDuration()) {
+          wake =
+              std::min(wake, start_ + options_.timeout + absl::Milliseconds(1));
+        }
+        absl::SleepFor(wake - absl::Now());
+        if (OverTimeout()) StopForTimeout();
+        continue;
+      }
       // Every process waits on a pipe (or on a child that does): nothing
       // can ever run again. Linux would hang; say so instead.
       ExitStatus st;

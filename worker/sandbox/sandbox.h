@@ -107,7 +107,7 @@ class Sandbox {
 
  private:
   struct Process;
-  enum class SyscallResult { kContinue, kBlocked, kExit };
+  enum class SyscallResult { kContinue, kBlocked, kSleep, kExit };
 
   Sandbox(SandboxOptions options, GuestIo* io);
   absl::Status Load();
@@ -119,6 +119,9 @@ class Sandbox {
   void WakeWaiters();
   void Retire(Process& p);  // sums its stats and frees its memory
   bool OverTimeout() const;
+  // Ends the sandbox with ExitKind::kLimit (128 + signal) and `reason`.
+  void StopForLimit(int signal, std::string reason);
+  void StopForTimeout();
 
   // syscalls.cc
   int64_t SysRead(Process& p, int fd, uint64_t buf, uint64_t len);

@@ -139,13 +139,10 @@ int64_t Sandbox::EmitOutput(Process& p, int fd, absl::string_view data) {
   int64_t n = allowed > 0 ? io_->Write(fd, data.substr(0, allowed)) : 0;
   if (n > 0) stats_.output_bytes += static_cast<uint64_t>(n);
   if (over) {
-    ExitStatus st;
-    st.kind = ExitKind::kLimit;
-    st.signal = 25;  // SIGXFSZ, as for RLIMIT_FSIZE
-    st.reason =
+    StopForLimit(
+        25,  // SIGXFSZ, as for RLIMIT_FSIZE
         absl::StrFormat("output limit reached (--limit_output_bytes=%d)",
-                        options_.limit_output_bytes);
-    Exit(*processes_.begin()->second, st);
+                        options_.limit_output_bytes));
   }
   return n;
 }
@@ -325,6 +322,11 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
   }
   if (done_ || p.state == Process::State::kZombie) {
     return SyscallResult::kExit;  // the output limit, SIGPIPE
+  }
+  if (p.sleeping) {
+    p.sleeping = false;
+    x[rv64::kA0] = static_cast<uint64_t>(ret);
+    return SyscallResult::kSleep;
   }
   if (p.blocked_pipe != nullptr) {
     // Blocked on a pipe: re-execute the ecall (4 bytes; there is no
@@ -842,13 +844,12 @@ int64_t Sandbox::SysNanosleep(Process& p, uint64_t req, uint64_t rem) {
   int64_t ts[2];
   if (!CopyIn(p, req, ts, sizeof(ts))) return Err(EFAULT);
   if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1'000'000'000) return Err(EINVAL);
-  absl::Duration d = absl::Seconds(ts[0]) + absl::Nanoseconds(ts[1]);
-  // Never sleep past the sandbox's timeout.
-  if (options_.timeout > absl::ZeroDuration()) {
-    d = std::min(
-        d, options_.timeout - (absl::Now() - start_) + absl::Milliseconds(1));
-  }
-  if (d > absl::ZeroDuration()) absl::SleepFor(d);
+  const absl::Duration d = absl::Seconds(ts[0]) + absl::Nanoseconds(ts[1]);
+  if (d <= absl::ZeroDuration()) return 0;
+  // The process sleeps, not the sandbox: the scheduler runs the others and
+  // wakes it (Run()); the syscall has then returned 0.
+  p.wake_at = absl::Now() + d;
+  p.sleeping = true;
   return 0;
 }
 

@@ -195,6 +195,17 @@ TEST(SandboxTest, SeededRandomnessIsReproducible) {
   EXPECT_NE(RunGuest(std::move(c)).out, ra.out);
 }
 
+TEST(SandboxTest, ASleepingProcessDoesNotStallTheOthers) {
+  // The child sleeps 2 s; the parent computes (tens of millions of
+  // instructions across many slices) and exits without waiting. Sleeping
+  // the whole sandbox would take at least 2 s.
+  const absl::Time t0 = absl::Now();
+  const Result r = RunGuest(Options("sleeper"));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "child still asleep 1\n");
+  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(1500));
+}
+
 TEST(SandboxTest, ZombiesCountTowardsTheProcessLimit) {
   SandboxOptions o = Options("forkbomb");
   o.max_processes = 8;

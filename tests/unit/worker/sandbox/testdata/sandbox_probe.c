@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,20 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(mode, "cpu")) {  // glibc reads the CPU from its rseq area
     printf("cpu %d\n", sched_getcpu());
+    return 0;
+  }
+  if (!strcmp(mode, "sleeper")) {  // a sleeping child must not stall us
+    pid_t pid = fork();
+    if (pid == 0) {
+      sleep(2);
+      _exit(0);
+    }
+    unsigned long work = 0;
+    for (int round = 0; round < 20; ++round) {
+      for (volatile int i = 0; i < 1000000; ++i) work += i;
+      sched_yield();
+    }
+    printf("child still asleep %d\n", waitpid(pid, NULL, WNOHANG) == 0);
     return 0;
   }
   if (!strcmp(mode, "forkbomb")) {  // fork without reaping until refused
