@@ -175,10 +175,10 @@ uint8_t* AddressSpace::TranslateCached(GuestAddr va, Access access,
                                        Fault* fault) {
   const SoftTlb::Entry& e = tlb_.EntryFor(va);
   const uint64_t page = PageDown(va);
-  uint64_t tag = access == Access::kRead    ? e.read
-                 : access == Access::kWrite ? e.write
-                                            : e.exec;
-  if (tag == page) {
+  const uint64_t perm = access == Access::kRead    ? SoftTlb::kRead
+                        : access == Access::kWrite ? SoftTlb::kWrite
+                                                   : SoftTlb::kExec;
+  if (SoftTlb::Hit(e, page, 1, perm)) {
     ++tlb_hits_;
     return reinterpret_cast<uint8_t*>(page + e.addend);
   }
@@ -194,10 +194,9 @@ uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte) {
   const uint64_t page = PageDown(va);
   uint8_t* host = pool_->FrameAddress(pte.pfn());
   SoftTlb::Entry& e = tlb_.EntryFor(va);
-  e.read = pte.readable() ? page : SoftTlb::kInvalid;
-  e.exec = pte.executable() ? page : SoftTlb::kInvalid;
-  e.write =
-      pte.writable() && pte.dirty() && !pte.code() ? page : SoftTlb::kInvalid;
+  e.tag = page | (pte.readable() ? SoftTlb::kRead : 0) |
+          (pte.executable() ? SoftTlb::kExec : 0) |
+          (pte.writable() && pte.dirty() && !pte.code() ? SoftTlb::kWrite : 0);
   e.addend = reinterpret_cast<uintptr_t>(host) - page;
   return host;
 }
@@ -207,7 +206,7 @@ void AddressSpace::MarkCode(GuestAddr va) {
   if (ptep == nullptr || !ptep->present()) return;
   *ptep = ptep->With(Pte::kCode);
   SoftTlb::Entry& e = tlb_.EntryFor(va);
-  if (e.write == PageDown(va)) e.write = SoftTlb::kInvalid;
+  if (SoftTlb::Caches(e, PageDown(va))) e.tag &= ~SoftTlb::kWrite;
 }
 
 uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {

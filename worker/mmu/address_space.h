@@ -113,7 +113,7 @@ class AddressSpace {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool TryReadFast(GuestAddr va, T* out) {
     static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
     SoftTlb::Entry& e = tlb_.EntryFor(va);
-    if (ABSL_PREDICT_FALSE(SoftTlb::Tag(va, sizeof(T)) != e.read)) {
+    if (ABSL_PREDICT_FALSE(!SoftTlb::Hit(e, va, sizeof(T), SoftTlb::kRead))) {
       return false;
     }
     ++tlb_hits_;
@@ -124,7 +124,7 @@ class AddressSpace {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool TryWriteFast(GuestAddr va, T value) {
     static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
     SoftTlb::Entry& e = tlb_.EntryFor(va);
-    if (ABSL_PREDICT_FALSE(SoftTlb::Tag(va, sizeof(T)) != e.write)) {
+    if (ABSL_PREDICT_FALSE(!SoftTlb::Hit(e, va, sizeof(T), SoftTlb::kWrite))) {
       return false;
     }
     ++tlb_hits_;
@@ -143,7 +143,7 @@ class AddressSpace {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Fetch(GuestAddr va, T* out, Fault* fault) {
     static_assert(sizeof(T) <= 8 && (sizeof(T) & (sizeof(T) - 1)) == 0);
     SoftTlb::Entry& e = tlb_.EntryFor(va);
-    if (ABSL_PREDICT_TRUE(SoftTlb::Tag(va, sizeof(T)) == e.exec)) {
+    if (ABSL_PREDICT_TRUE(SoftTlb::Hit(e, va, sizeof(T), SoftTlb::kExec))) {
       ++tlb_hits_;
       std::memcpy(out, reinterpret_cast<const void*>(va + e.addend), sizeof(T));
       return true;

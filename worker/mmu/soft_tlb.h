@@ -1,23 +1,27 @@
 // SoftTlb: a direct-mapped software TLB in the style of QEMU's softmmu
-// (accel/tcg/cputlb.c). Each entry caches one guest page with three tags —
-// read, write, exec — and one addend: host = guest address + addend.
+// (accel/tcg/cputlb.c). Each entry caches one guest page: a tag (the page
+// address with R/W/X permission bits in its low, offset bits) and an
+// addend: host = guest address + addend. 16 bytes per entry (QEMU keeps
+// three 8-byte comparators, 32 bytes), so the largest table, 65536 entries,
+// is 1 MiB and stays in L2 next to the data.
 //
-// A hit is one compare and one add: the tag compare folds in the low bits of
-// the access size, so an access that is misaligned (and so possibly crosses
-// into the next page) never hits and takes the slow path, which handles it.
+// A hit is a mask, one compare and one add: the compare folds in the low
+// bits of the access size, so an access that is misaligned (and so possibly
+// crosses into the next page) never hits and takes the slow path, which
+// handles it.
 //
 // What an entry may hold (the AddressSpace fills it; these are its rules):
-// - read/exec tags only for pages whose pte allows the access;
-// - a write tag only for pages whose pte is writable, not CoW, not the zero
-//   page, and already dirty (filling for a write sets dirty), so a hit never
-//   has to touch the pte;
+// - the read/exec bits only for pages whose pte allows the access;
+// - the write bit only for pages whose pte is writable, not CoW, not the
+//   zero page, not decoded code, and already dirty (filling for a write sets
+//   dirty), so a hit never has to touch the pte;
 // - the accessed bit is set when an entry is filled.
 // Entries are flushed exactly when a pte they were filled from changes in a
 // way that would forbid them: munmap, mprotect, madvise, CoW break, and (the
 // reclaim issue) clearing accessed bits or unmapping for swap-out.
 //
 // Size: starts at `initial` entries (>= 256) and grows by doubling up to
-// `max` while more than 1/8 of accesses miss (a 65536-entry table, 2 MiB,
+// `max` while more than 1/8 of accesses miss (a 65536-entry table, 1 MiB,
 // covers a 256 MiB working set without conflicts); a full flush that finds
 // it mostly unused halves it again.
 //
@@ -38,14 +42,20 @@ namespace memmgr::mmu {
 
 class SoftTlb {
  public:
-  static constexpr uint64_t kInvalid = ~uint64_t{0};  // never equals a tag
+  // Permission bits in a tag's page-offset bits (above the size bits the
+  // compare folds in, which are at most 0..2).
+  static constexpr uint64_t kRead = 1u << 3;
+  static constexpr uint64_t kWrite = 1u << 4;
+  static constexpr uint64_t kExec = 1u << 5;
+  static constexpr uint64_t kPermMask = kRead | kWrite | kExec;
+  // No permission bit: never matches (every lookup asks for one).
+  static constexpr uint64_t kInvalid = 0;
 
   struct Entry {
-    uint64_t read = kInvalid;
-    uint64_t write = kInvalid;
-    uint64_t exec = kInvalid;
-    uintptr_t addend = 0;  // host address - guest page address
+    uint64_t tag = kInvalid;  // page address | permission bits
+    uintptr_t addend = 0;     // host address - guest page address
   };
+  static_assert(sizeof(Entry) == 16);
 
   // Sizes are powers of two; min <= initial <= max (the AddressSpace checks).
   SoftTlb(uint32_t initial_entries, uint32_t min_entries, uint32_t max_entries)
@@ -62,11 +72,18 @@ class SoftTlb {
   static uint64_t Tag(GuestAddr va, uint64_t size) {
     return va & (kPageMask | (size - 1));
   }
+  // Does `e` allow an access of `size` bytes at `va` needing `perm`?
+  static bool Hit(const Entry& e, GuestAddr va, uint64_t size, uint64_t perm) {
+    return (e.tag & (kPageMask | perm)) == (Tag(va, size) | perm);
+  }
+  // The page an entry caches, if any.
+  static bool Caches(const Entry& e, GuestAddr page) {
+    return (e.tag & kPermMask) != 0 && (e.tag & kPageMask) == page;
+  }
 
   void FlushPage(GuestAddr va) {
     Entry& e = EntryFor(va);
-    uint64_t page = PageDown(va);
-    if (e.read == page || e.write == page || e.exec == page) {
+    if (Caches(e, PageDown(va))) {
       e = Entry();
       ++flushes_;
     }
@@ -89,7 +106,7 @@ class SoftTlb {
     uint64_t used = 0;
     for (uint64_t i = 0; i <= mask_; ++i) {
       Entry& e = entries_.get()[i];
-      used += e.read != kInvalid || e.write != kInvalid || e.exec != kInvalid;
+      used += (e.tag & kPermMask) != 0;
       e = Entry();
     }
     ++flushes_;
@@ -121,14 +138,16 @@ class SoftTlb {
   struct FreeTable {
     void operator()(Entry* e) const { std::free(e); }
   };
-  // Large tables are 2 MiB aligned and advised for transparent huge pages:
-  // a TLB that covers a big working set must not itself miss the host TLB.
+  // A TLB that covers a big working set must not itself miss the host TLB:
+  // Tables from 256 KiB up get a whole 2 MiB huge page (64 4 KiB host
+  // pages would already cost host-TLB misses on random guest accesses).
   static Entry* NewTable(uint32_t entries) {
     const size_t bytes = sizeof(Entry) * entries;
-    const size_t align = bytes >= kHugePage ? kHugePage : alignof(Entry);
+    const bool huge = bytes >= kHugePage / 8;
+    const size_t align = huge ? kHugePage : alignof(Entry);
     void* mem = std::aligned_alloc(align, (bytes + align - 1) / align * align);
     if (mem == nullptr) std::abort();
-    if (bytes >= kHugePage) madvise(mem, bytes, MADV_HUGEPAGE);
+    if (huge) madvise(mem, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
     auto* table = static_cast<Entry*>(mem);
     std::uninitialized_fill_n(table, entries, Entry());
     return table;

@@ -236,10 +236,15 @@ TEST_F(AddressSpaceTest, WriteTlbEntryOnlyForDirtyWritablePages) {
   uint8_t b;
   ASSERT_TRUE(mm_->Read(kBase, &b, &f));  // zero page
   const SoftTlb::Entry& e = mm_->TlbEntryForTest(kBase);
-  EXPECT_EQ(e.read, kBase);
-  EXPECT_EQ(e.write, SoftTlb::kInvalid) << "zero page must not be writable";
+  EXPECT_TRUE(SoftTlb::Hit(e, kBase, 8, SoftTlb::kRead));
+  EXPECT_FALSE(SoftTlb::Hit(e, kBase, 8, SoftTlb::kWrite))
+      << "zero page must not be writable";
   ASSERT_TRUE(mm_->Write<uint8_t>(kBase, 1, &f));
-  EXPECT_EQ(mm_->TlbEntryForTest(kBase).write, kBase);
+  EXPECT_TRUE(
+      SoftTlb::Hit(mm_->TlbEntryForTest(kBase), kBase, 8, SoftTlb::kWrite));
+  EXPECT_FALSE(
+      SoftTlb::Hit(mm_->TlbEntryForTest(kBase), kBase + 1, 8, SoftTlb::kWrite))
+      << "a misaligned access never hits";
   EXPECT_TRUE(mm_->PteForTest(kBase).dirty());
 }
 
@@ -268,7 +273,8 @@ TEST_F(AddressSpaceTest, MprotectReadOnlyStopsWritesThroughTheTlb) {
   Fault f;
   ASSERT_TRUE(mm_->Write<uint32_t>(kBase, 1, &f));
   ASSERT_TRUE(mm_->Write<uint32_t>(kBase + kPageSize, 1, &f));
-  ASSERT_EQ(mm_->TlbEntryForTest(kBase).write, kBase);
+  ASSERT_TRUE(
+      SoftTlb::Hit(mm_->TlbEntryForTest(kBase), kBase, 8, SoftTlb::kWrite));
   ASSERT_TRUE(mm_->Mprotect(kBase, kPageSize, kProtRead).ok());
   EXPECT_FALSE(mm_->Write<uint32_t>(kBase, 2, &f))
       << "a stale write entry let a write through";
