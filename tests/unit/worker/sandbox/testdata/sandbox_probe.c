@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "sleeper")) {  // a sleeping child must not stall us
     pid_t pid = fork();
     if (pid == 0) {
-      sleep(2);
+      sleep(30);
       _exit(0);
     }
     unsigned long work = 0;
