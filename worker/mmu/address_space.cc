@@ -112,6 +112,7 @@ absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Create(
 AddressSpace::AddressSpace(FramePool* pool, Options options)
     : pool_(pool),
       options_(options),
+      page_table_(pool),
       tlb_(options.tlb_entries, options.tlb_entries, options.tlb_max_entries) {
   mmap_base_ = options.mmap_base;
   if (mmap_base_ == 0) {
@@ -124,7 +125,8 @@ AddressSpace::AddressSpace(FramePool* pool, Options options)
   }
 }
 
-AddressSpace::~AddressSpace() { ZapRange(0, options_.va_limit); }
+// The page table's destructor drops every table and frame reference.
+AddressSpace::~AddressSpace() = default;
 
 bool AddressSpace::Fail(GuestAddr va, Access access, FaultReason reason,
                         FaultClass c, Fault* fault) {
@@ -190,20 +192,34 @@ uint8_t* AddressSpace::TranslatePage(GuestAddr va, Access access,
   return TranslateCached(va, access, fault);
 }
 
-uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte) {
+bool AddressSpace::FrameExclusive(Pfn pfn) const {
+  return pfn != FramePool::kZeroPfn &&
+         pool_->Descriptor(pfn).refcount.load(std::memory_order_acquire) == 1;
+}
+
+uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte, bool exclusive) {
   const uint64_t page = PageDown(va);
   uint8_t* host = pool_->FrameAddress(pte.pfn());
   SoftTlb::Entry& e = tlb_.EntryFor(va);
+  // Writes may hit only where a write needs nothing more from the slow
+  // path: see CanWriteInPlace. Shared tables and frames are read-only here,
+  // which is what keeps every sharer's TLB free of write entries to them.
+  const bool write = exclusive && CanWriteInPlace(pte) && pte.dirty();
   e.tag = page | (pte.readable() ? SoftTlb::kRead : 0) |
           (pte.executable() ? SoftTlb::kExec : 0) |
-          (pte.writable() && pte.dirty() && !pte.code() ? SoftTlb::kWrite : 0);
+          (write ? SoftTlb::kWrite : 0);
   e.addend = reinterpret_cast<uintptr_t>(host) - page;
   return host;
 }
 
 void AddressSpace::MarkCode(GuestAddr va) {
-  Pte* ptep = page_table_.Find(va);
-  if (ptep == nullptr || !ptep->present()) return;
+  PageTable::Walk w = page_table_.Lookup(va);
+  if (w.pte == nullptr || !w.pte->present() || w.pte->code()) return;
+  // The bit must be in a table of our own. Code pages are few (the decode
+  // cache holds at most a few hundred), so copying their tables is cheap;
+  // forks of a snapshot whose code was marked before the snapshot find the
+  // bit already set and copy nothing.
+  Pte* ptep = w.exclusive ? w.pte : page_table_.FindForWrite(va);
   *ptep = ptep->With(Pte::kCode);
   SoftTlb::Entry& e = tlb_.EntryFor(va);
   if (SoftTlb::Caches(e, PageDown(va))) e.tag &= ~SoftTlb::kWrite;
@@ -219,22 +235,20 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   }
   // Resident page that already allows the access: the pte is authoritative
   // (mprotect and munmap keep ptes in step with the vmas), so refill without
-  // looking at the vma, like a hardware page walk.
-  if (Pte* ptep = page_table_.Find(va); ptep != nullptr && ptep->present()) {
-    if (access == Access::kWrite && ptep->code()) {
-      // A decode cache holds this page: let it drop the page first.
-      *ptep = ptep->Without(Pte::kCode);
-      if (code_observer_ != nullptr) {
-        code_observer_(code_observer_ctx_, PageDown(va));
+  // looking at the vma, like a hardware page walk. Nothing is written to a
+  // shared table: a read through one leaves the accessed bit alone.
+  if (const PageTable::Walk w = page_table_.Lookup(va);
+      w.pte != nullptr && w.pte->present()) {
+    const Pte pte = *w.pte;
+    if (access != Access::kWrite) {
+      const uint64_t need = access == Access::kRead ? Pte::kRead : Pte::kExec;
+      if (pte.Has(need)) {
+        if (w.exclusive && !pte.accessed()) *w.pte = pte.With(Pte::kAccessed);
+        return FillTlb(va, *w.pte, w.exclusive);
       }
-    }
-    const uint64_t need = access == Access::kRead    ? Pte::kRead
-                          : access == Access::kWrite ? Pte::kWrite
-                                                     : Pte::kExec;
-    if (ptep->Has(need)) {
-      *ptep = ptep->With(Pte::kAccessed |
-                         (access == Access::kWrite ? Pte::kDirty : 0));
-      return FillTlb(va, *ptep);
+    } else if (w.exclusive && CanWriteInPlace(pte)) {
+      *w.pte = w.pte->With(Pte::kAccessed | Pte::kDirty);
+      return FillTlb(va, *w.pte, /*exclusive=*/true);
     }
   }
   const Vma* vma = vmas_.Find(va);
@@ -251,19 +265,18 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
          fault);
     return nullptr;
   }
-  Pte* ptep = page_table_.Find(va);
-  if (ptep == nullptr) {
-    // Page tables are charged like frames (Linux charges them to the
-    // memcg): reading untouched memory maps only the zero page, but each
-    // new leaf table costs host memory. Up to three levels may be needed.
-    if (options_.limit_pages != 0 &&
-        ChargedPages() + 3 > options_.limit_pages) {
-      Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
-           fault);
-      return nullptr;
-    }
-    ptep = page_table_.FindOrCreate(va);
+  // Page tables are charged like frames (Linux charges them to the memcg):
+  // reading untouched memory maps only the zero page, but each new table
+  // costs host memory. Up to three levels may be needed. (Copying a shared
+  // table replaces one already charged.)
+  if (!page_table_.Covers(va) && options_.limit_pages != 0 &&
+      ChargedPages() + 3 > options_.limit_pages) {
+    Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
+         fault);
+    return nullptr;
   }
+  // From here on the pte changes: it must live in tables of our own.
+  Pte* ptep = page_table_.FindForWrite(va);
   Pte pte = *ptep;
   if (pte.is_swap()) {
     Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
@@ -272,13 +285,25 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   if (!pte.present()) {
     pte = FaultInPage(*vma, va, access, fault);
     if (!pte.present()) return nullptr;
-  } else if (access == Access::kWrite && !pte.writable()) {
-    pte = BreakCow(*vma, va, pte, fault);
-    if (!pte.present()) return nullptr;
+  } else if (access == Access::kWrite) {
+    // A decode cache holds this page: let it drop the page first.
+    if (pte.code()) pte = NotifyCodeWrite(va, ptep);
+    if (!CanWriteInPlace(pte)) {
+      pte = BreakCow(*vma, va, pte, fault);
+      if (!pte.present()) return nullptr;
+    }
   }
   pte = pte.With(Pte::kAccessed | (access == Access::kWrite ? Pte::kDirty : 0));
   *ptep = pte;
-  return FillTlb(va, pte);
+  return FillTlb(va, pte, /*exclusive=*/true);
+}
+
+Pte AddressSpace::NotifyCodeWrite(GuestAddr va, Pte* ptep) {
+  *ptep = ptep->Without(Pte::kCode);
+  if (code_observer_ != nullptr) {
+    code_observer_(code_observer_ctx_, PageDown(va));
+  }
+  return *ptep;
 }
 
 Pfn AddressSpace::AllocPrivateFrame(GuestAddr va, Access access, bool zero,
@@ -347,18 +372,15 @@ Pte AddressSpace::BreakCow(const Vma& vma, GuestAddr va, Pte pte,
     CountFault(FaultClass::kAnonFirstWrite);
     return Pte::Present(pfn, bits);
   }
-  if (!pte.cow()) {
-    // Writable vma, write-protected pte, not shared: cannot happen with
-    // ChangePteProtection keeping ptes in sync, but the right answer is
-    // simply to allow the write.
+  if (FrameExclusive(old)) {
+    // do_wp_page reuse: ours is the only reference (the other sharers
+    // copied it or went away). Only a pte that was shared counts as a CoW
+    // fault; a write-protected private pte (mprotect) is simply allowed.
+    if (pte.cow()) CountFault(FaultClass::kCowReuse);
     return Pte::Present(old, bits);
   }
-  PageDescriptor& od = pool_->Descriptor(old);
-  if (od.refcount.load(std::memory_order_acquire) == 1) {
-    // do_wp_page reuse: we hold the only reference.
-    CountFault(FaultClass::kCowReuse);
-    return Pte::Present(old, bits);
-  }
+  // Not AllocPrivateFrame: the copy replaces a frame already charged to
+  // us (rss counts it), so the limit does not change.
   Pfn pfn = pool_->Alloc();
   if (pfn == kNoPfn) {
     Fail(va, Access::kWrite, FaultReason::kOutOfMemory,
@@ -366,6 +388,7 @@ Pte AddressSpace::BreakCow(const Vma& vma, GuestAddr va, Pte pte,
     return Pte();
   }
   std::memcpy(pool_->FrameAddress(pfn), pool_->FrameAddress(old), kPageSize);
+  PageDescriptor& od = pool_->Descriptor(old);
   PageDescriptor& d = pool_->Descriptor(pfn);
   d.flags.store(
       od.flags.load(std::memory_order_relaxed) & (kPgAnon | kPgUnevictable),
@@ -441,29 +464,23 @@ bool AddressSpace::ZeroGuest(GuestAddr va, uint64_t len, Fault* fault) {
 }
 
 absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork() {
+  // Our tables become shared: no write entry may survive in our TLB (the
+  // next write takes the slow path, which copies the path it writes below).
+  tlb_.FlushAll();
+  return ForkFrozen();
+}
+
+absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::ForkFrozen() const {
   std::unique_ptr<AddressSpace> child(new AddressSpace(pool_, options_));
   child->mmap_base_ = mmap_base_;
   child->brk_base_ = brk_base_;
   child->brk_ = brk_;
-  for (const auto& [start, vma] : vmas_.map()) {
-    child->vmas_.Insert(vma);
-    page_table_.ForEachPte(vma.start, vma.end, [&](GuestAddr va, Pte& pte) {
-      if (pte.present() && pte.pfn() != FramePool::kZeroPfn) {
-        PageDescriptor& d = pool_->Descriptor(pte.pfn());
-        d.refcount.fetch_add(1, std::memory_order_relaxed);
-        d.mapcount.fetch_add(1, std::memory_order_relaxed);
-        child->AddRss(1);
-        // Every shared private page becomes CoW in both (copy_present_pte),
-        // also in read-only vmas: a later mprotect(PROT_WRITE) must not make
-        // a shared frame writable.
-        pte = pte.Without(Pte::kWrite).With(Pte::kCow);
-      }
-      // The child starts with no decode cache of its own.
-      *child->page_table_.FindOrCreate(va) = pte.Without(Pte::kCode);
-    });
-  }
-  // Our write entries now point at write-protected ptes.
-  tlb_.FlushAll();
+  child->vmas_ = vmas_;
+  // Only the root table is copied; the child inherits the counts of what
+  // it maps. Code bits come along: the child's own decode cache then gets
+  // (harmless) notifications for pages it never decoded.
+  child->page_table_.Share(page_table_);
+  child->rss_pages_ = child->peak_rss_pages_ = rss_pages_;
   return child;
 }
 
@@ -478,6 +495,7 @@ MmuStats AddressSpace::GetStats() const {
   s.rss_pages = rss_pages_;
   s.peak_rss_pages = peak_rss_pages_;
   s.page_table_pages = page_table_.table_pages();
+  s.page_table_unshares = page_table_.unshares();
   s.vmas = vmas_.size();
   return s;
 }
@@ -494,13 +512,26 @@ std::string AddressSpace::DumpMaps() const {
 }
 
 Pte AddressSpace::PteForTest(GuestAddr va) const {
-  Pte* p = page_table_.Find(va);
+  const Pte* p = page_table_.Find(va);
   return p == nullptr ? Pte() : *p;
+}
+
+bool AddressSpace::PteSharedForTest(GuestAddr va) const {
+  const PageTable::Walk w = page_table_.Lookup(va);
+  return w.pte != nullptr && !w.exclusive;
+}
+
+uint64_t AddressSpace::CountResidentForTest() const {
+  uint64_t n = 0;
+  page_table_.ForEachPte(0, options_.va_limit, [&](GuestAddr, Pte pte) {
+    if (pte.present() && pte.pfn() != FramePool::kZeroPfn) ++n;
+  });
+  return n;
 }
 
 void AddressSpace::SetSwapPteForTest(GuestAddr va, uint64_t swap_value) {
   ZapRange(PageDown(va), PageDown(va) + kPageSize);
-  *page_table_.FindOrCreate(va) = Pte::SwapEntry(swap_value);
+  *page_table_.FindForWrite(va) = Pte::SwapEntry(swap_value);
 }
 
 }  // namespace memmgr::mmu

@@ -192,10 +192,15 @@ class AddressSpace {
   GuestAddr brk() const { return brk_; }
   GuestAddr brk_base() const { return brk_base_; }
 
-  // fork(): a child address space sharing every frame copy-on-write (ptes
-  // write-protected in both, refcounts up). Costs one pte copy per resident
-  // page; the snapshot issue replaces this with shared page-table nodes.
+  // fork(): a child address space sharing everything copy-on-write. Only
+  // the root page table is copied (see page_table.h): the cost does not
+  // depend on how much is mapped. Flushes this address space's TLB (its
+  // tables are shared from now on).
   absl::StatusOr<std::unique_ptr<AddressSpace>> Fork();
+  // Fork of an address space that nobody runs or changes any more (a
+  // snapshot's): it does not touch this one at all, so any number of
+  // threads may call it at once.
+  absl::StatusOr<std::unique_ptr<AddressSpace>> ForkFrozen() const;
 
   // ---- Decode-cache coherence (worker/rv64/decode_cache.h) ----
   // MarkCode flags the present pte of `va`'s page (no-op if not present) and
@@ -229,6 +234,12 @@ class AddressSpace {
 
   // Test hooks.
   Pte PteForTest(GuestAddr va) const;
+  // True if va's pte sits below a page table shared with another address
+  // space (it is read-only until a write copies the path).
+  bool PteSharedForTest(GuestAddr va) const;
+  // Present ptes mapping a frame other than the zero page, counted by
+  // walking the tables (GetStats().rss_pages keeps the same number).
+  uint64_t CountResidentForTest() const;
   void SetSwapPteForTest(GuestAddr va, uint64_t swap_value);
   const SoftTlb::Entry& TlbEntryForTest(GuestAddr va) {
     return tlb_.EntryFor(va);
@@ -246,8 +257,23 @@ class AddressSpace {
   // Page-table walk + fault handling + TLB refill. Returns the host page.
   uint8_t* Translate(GuestAddr va, Access access, Fault* fault);
   // Refills the TLB entry of `va` with every access `pte` allows now (see
-  // soft_tlb.h for the rules). Returns the host page.
-  uint8_t* FillTlb(GuestAddr va, Pte pte);
+  // soft_tlb.h for the rules); `exclusive`: no table on its path is shared.
+  // Returns the host page.
+  uint8_t* FillTlb(GuestAddr va, Pte pte, bool exclusive);
+  // True if `pfn` is a private frame with no other reference (a write may
+  // go to it in place).
+  bool FrameExclusive(Pfn pfn) const;
+  // Can a write go straight to the frame of `pte` (in a table of our own)?
+  // Writable, not decoded code, and the frame is ours alone (not the zero
+  // page, not shared with a fork: the W bit follows the vma, the refcount
+  // decides about sharing).
+  bool CanWriteInPlace(Pte pte) const {
+    return pte.writable() && !pte.code() && !pte.cow() &&
+           FrameExclusive(pte.pfn());
+  }
+  // Clears the code bit of *ptep and tells the decode cache, before a
+  // write. Returns the new pte.
+  Pte NotifyCodeWrite(GuestAddr va, Pte* ptep);
   // Resolves a not-present pte (demand paging). Returns the new pte, or an
   // empty one with *fault set.
   Pte FaultInPage(const Vma& vma, GuestAddr va, Access access, Fault* fault);

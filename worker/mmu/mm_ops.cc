@@ -299,7 +299,7 @@ absl::Status AddressSpace::Mlock(GuestAddr addr, uint64_t length) {
   const auto [start, end] = *range;
   vmas_.ModifyRange(start, end, [](Vma& v) { v.flags |= kVmaLocked; });
   absl::Status populated = Populate(start, end);
-  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte& pte) {
+  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte pte) {
     if (pte.present() && pte.pfn() != FramePool::kZeroPfn) {
       pool_->Descriptor(pte.pfn()).SetFlag(kPgUnevictable);
     }
@@ -318,7 +318,7 @@ absl::Status AddressSpace::Munlock(GuestAddr addr, uint64_t length) {
   if (!range.ok()) return range.status();
   const auto [start, end] = *range;
   vmas_.ModifyRange(start, end, [](Vma& v) { v.flags &= ~kVmaLocked; });
-  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte& pte) {
+  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte pte) {
     if (!pte.present() || pte.pfn() == FramePool::kZeroPfn) return;
     PageDescriptor& d = pool_->Descriptor(pte.pfn());
     // A frame shared with another (forked) address space may still be locked
@@ -373,29 +373,23 @@ GuestAddr AddressSpace::Brk(GuestAddr new_brk) {
 }
 
 void AddressSpace::ZapRange(GuestAddr start, GuestAddr end) {
-  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte& pte) {
-    if (pte.present() && pte.pfn() != FramePool::kZeroPfn) {
-      pool_->Descriptor(pte.pfn()).mapcount.fetch_sub(
-          1, std::memory_order_relaxed);
-      pool_->PutPage(pte.pfn());
-      AddRss(-1);
-    }
-    // A swap entry is dropped with its pte; the remote-swap layer will hook
-    // here to free the slot (swap_free).
-    pte = Pte();
-  });
-  page_table_.FreeEmptyTables(start, end);
+  // Swap entries go with their ptes; the remote-swap layer will hook into
+  // PageTable::DropPte to free the slots (swap_free).
+  const uint64_t frames = page_table_.Zap(start, end);
+  AddRss(-static_cast<int64_t>(frames));
   tlb_.FlushRange(start, end);
 }
 
 void AddressSpace::ChangePteProtection(GuestAddr start, GuestAddr end,
                                        uint32_t prot) {
   const uint64_t bits = Pte::ProtBits(prot);
-  page_table_.ForEachPte(start, end, [&](GuestAddr, Pte& pte) {
+  // The W bit follows the vma even for frames shared with a fork: whether a
+  // write may go in place is decided by the frame's refcount and the kCow
+  // bit at fault time (CanWriteInPlace), never by W alone.
+  page_table_.ForEachPteMutable(start, end, [&](GuestAddr, Pte& pte) {
     if (!pte.present()) return;
     uint64_t b = bits;
-    // Shared frames stay write-protected; the write fault breaks the CoW.
-    if (pte.cow() || pte.pfn() == FramePool::kZeroPfn) b &= ~Pte::kWrite;
+    if (pte.pfn() == FramePool::kZeroPfn) b &= ~Pte::kWrite;
     pte = Pte((pte.raw() & ~(Pte::kRead | Pte::kWrite | Pte::kExec)) | b);
   });
   tlb_.FlushRange(start, end);

@@ -37,6 +37,7 @@ struct MmuStats {
   uint64_t rss_pages = 0;       // ptes mapping a frame other than the zero page
   uint64_t peak_rss_pages = 0;  // high-water mark of rss_pages
   uint64_t page_table_pages = 0;
+  uint64_t page_table_unshares = 0;  // shared tables copied on a write below
   uint64_t vmas = 0;
 
   uint64_t fault(FaultClass c) const { return faults[static_cast<int>(c)]; }

@@ -13,11 +13,14 @@
 // What an entry may hold (the AddressSpace fills it; these are its rules):
 // - the read/exec bits only for pages whose pte allows the access;
 // - the write bit only for pages whose pte is writable, not CoW, not the
-//   zero page, not decoded code, and already dirty (filling for a write sets
-//   dirty), so a hit never has to touch the pte;
+//   zero page, not decoded code, already dirty (filling for a write sets
+//   dirty), whose frame has no other reference and whose page tables are
+//   not shared with a fork, so a hit never has to touch the pte and never
+//   writes a frame someone else sees;
 // - the accessed bit is set when an entry is filled.
 // Entries are flushed exactly when a pte they were filled from changes in a
-// way that would forbid them: munmap, mprotect, madvise, CoW break, and (the
+// way that would forbid them: munmap, mprotect, madvise, CoW break, fork
+// (the parent's tables become shared), and (the
 // reclaim issue) clearing accessed bits or unmapping for swap-out.
 //
 // Size: starts at `initial` entries (>= 256) and grows by doubling up to

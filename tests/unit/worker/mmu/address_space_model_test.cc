@@ -262,6 +262,9 @@ class ModelTest : public ::testing::TestWithParam<uint64_t> {
   // bulk path, which ignores nothing but needs PROT_READ).
   void FullCheck() {
     for (Subject& s : subjects_) {
+      // The rss counter, kept incrementally through shared tables, agrees
+      // with a walk of the tables.
+      ASSERT_EQ(s.mm->GetStats().rss_pages, s.mm->CountResidentForTest());
       for (auto& [page, p] : s.pages) {
         if (!(p.prot & kProtRead)) continue;
         std::array<uint8_t, kPageSize> buf;

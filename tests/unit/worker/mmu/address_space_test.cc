@@ -566,20 +566,28 @@ TEST_F(AddressSpaceTest, CowWriteCopiesWhileSharedAndReusesWhenAlone) {
   ASSERT_TRUE(child.ok());
   const Pfn shared = mm_->PteForTest(kBase).pfn();
   EXPECT_EQ((*child)->PteForTest(kBase).pfn(), shared);
-  EXPECT_EQ(pool_->Descriptor(shared).refcount.load(), 2u);
-  EXPECT_TRUE(mm_->PteForTest(kBase).cow());
+  // Fork shares the tables: one leaf maps the frame, for both.
+  EXPECT_TRUE(mm_->PteSharedForTest(kBase));
+  EXPECT_TRUE((*child)->PteSharedForTest(kBase));
+  EXPECT_EQ(pool_->Descriptor(shared).refcount.load(), 1u);
+  EXPECT_EQ((*child)->GetStats().rss_pages, 2u);
 
-  // Parent writes: the frame is shared, so the parent gets a copy.
+  // Parent writes: it copies the tables on the path (the frames gain a
+  // reference from its new leaf), then the shared frame itself.
   ASSERT_TRUE(mm_->Write<uint64_t>(kBase, 100, &f));
   EXPECT_EQ(Faults(FaultClass::kCowCopy), 1u);
   EXPECT_NE(mm_->PteForTest(kBase).pfn(), shared);
+  EXPECT_FALSE(mm_->PteSharedForTest(kBase));
+  EXPECT_EQ(mm_->GetStats().page_table_unshares, 3u);
   uint64_t v;
   ASSERT_TRUE((*child)->Read(kBase, &v, &f));
   EXPECT_EQ(v, 1u) << "the child still sees the snapshot value";
-  // Child writes the same page: it is alone on the frame now, reuse.
+  // The child now holds the old tables alone and the old frame alone: its
+  // write goes in place, no fault, no copy.
   ASSERT_TRUE((*child)->Write<uint64_t>(kBase, 200, &f));
-  EXPECT_EQ((*child)->GetStats().fault(FaultClass::kCowReuse), 1u);
+  EXPECT_EQ((*child)->GetStats().fault(FaultClass::kCowCopy), 0u);
   EXPECT_EQ((*child)->PteForTest(kBase).pfn(), shared);
+  EXPECT_EQ(pool_->GetStats().used_frames, 3u);
   ASSERT_TRUE(mm_->Read(kBase, &v, &f));
   EXPECT_EQ(v, 100u);
   // Dropping the child returns its frames; the parent's second page is
@@ -588,6 +596,7 @@ TEST_F(AddressSpaceTest, CowWriteCopiesWhileSharedAndReusesWhenAlone) {
   ASSERT_TRUE(mm_->Write<uint64_t>(kBase + kPageSize, 3, &f));
   EXPECT_EQ(Faults(FaultClass::kCowReuse), 1u);
   EXPECT_EQ(pool_->GetStats().used_frames, 2u);
+  EXPECT_EQ(mm_->CountResidentForTest(), mm_->GetStats().rss_pages);
 }
 
 TEST_F(AddressSpaceTest, ForkedReadOnlyPageStaysSharedAfterMprotectWrite) {
