@@ -209,6 +209,7 @@ uint8_t* AddressSpace::FillTlb(GuestAddr va, Pte pte, bool exclusive) {
           (pte.executable() ? SoftTlb::kExec : 0) |
           (write ? SoftTlb::kWrite : 0);
   e.addend = reinterpret_cast<uintptr_t>(host) - page;
+  if (write) tlb_.NoteWriteEntry(e);
   return host;
 }
 
@@ -466,7 +467,8 @@ bool AddressSpace::ZeroGuest(GuestAddr va, uint64_t len, Fault* fault) {
 absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork() {
   // Our tables become shared: no write entry may survive in our TLB (the
   // next write takes the slow path, which copies the path it writes below).
-  tlb_.FlushAll();
+  // Read and exec entries stay valid: the frames do not change.
+  tlb_.DropWriteEntries();
   return ForkFrozen();
 }
 

@@ -102,10 +102,41 @@ class SoftTlb {
       FlushPage(va);
     }
   }
+  // Records that `e` was just filled with the write bit, so that
+  // DropWriteEntries can find it without sweeping the table.
+  void NoteWriteEntry(const Entry& e) {
+    if (write_log_size_ < kWriteLogCapacity) {
+      write_log_[write_log_size_++] =
+          static_cast<uint32_t>(&e - entries_.get());
+    } else {
+      write_log_overflow_ = true;
+    }
+  }
+  // Takes the write bit away from every entry (fork: the address space's
+  // tables become shared). Entries keep their read/exec bits: the frames
+  // they point at do not change. Costs one step per write entry filled
+  // since the last flush, or a full flush once more than the log holds.
+  void DropWriteEntries() {
+    if (write_log_overflow_) {
+      FlushAll();
+      return;
+    }
+    // A logged slot may since have been refilled for another page (with
+    // or without the write bit): clearing its write bit is harmless either
+    // way, it only sends the next write through the slow path.
+    for (uint32_t i = 0; i < write_log_size_; ++i) {
+      entries_.get()[write_log_[i] & mask_].tag &= ~kWrite;
+    }
+    write_log_size_ = 0;
+    ++flushes_;
+  }
+
   // Flushes everything. Like QEMU's tlb_mmu_resize_locked, this is also
   // where an oversized table shrinks: if fewer than 1/8 of the entries were
   // in use, halve it.
   void FlushAll() {
+    write_log_size_ = 0;
+    write_log_overflow_ = false;
     uint64_t used = 0;
     for (uint64_t i = 0; i <= mask_; ++i) {
       Entry& e = entries_.get()[i];
@@ -159,6 +190,8 @@ class SoftTlb {
 
   void Resize(uint32_t entries) {
     entries_.reset(NewTable(entries));
+    write_log_size_ = 0;
+    write_log_overflow_ = false;
     mask_ = entries - 1;
     ++resizes_;
   }
@@ -171,6 +204,11 @@ class SoftTlb {
   uint64_t resizes_ = 0;
   uint64_t window_misses_ = 0;
   uint64_t window_hits_start_ = 0;
+  // Slots filled with the write bit since the last flush (DropWriteEntries).
+  static constexpr uint32_t kWriteLogCapacity = 512;
+  uint32_t write_log_size_ = 0;
+  bool write_log_overflow_ = false;
+  std::unique_ptr<uint32_t[]> write_log_{new uint32_t[kWriteLogCapacity]};
 };
 
 }  // namespace memmgr::mmu

@@ -708,12 +708,39 @@ TEST_F(AddressSpaceTest, TlbGrowsWithTheWorkingSetAndShrinksWhenFlushedIdle) {
     ASSERT_EQ(v, i);
   }
   EXPECT_EQ(mm_->GetStats().tlb_misses, before.tlb_misses);
-  // A fork flushes the parent's whole TLB; with the working set gone
-  // (munmap), the next full flush finds it idle and halves it.
+  // With the working set gone (munmap flushes a full table), the next full
+  // flush (an mprotect over more pages than the TLB has) finds it idle and
+  // halves it.
   ASSERT_TRUE(mm_->Munmap(kBase, pages * kPageSize).ok());
+  EXPECT_EQ(mm_->TlbSizeForTest(), 2048u);
+  MapFixed(kBase, pages * kPageSize, kProtRead | kProtWrite);
+  ASSERT_TRUE(mm_->Mprotect(kBase, pages * kPageSize, kProtRead).ok());
+  EXPECT_EQ(mm_->TlbSizeForTest(), 1024u);
+}
+
+TEST_F(AddressSpaceTest, ForkDropsTheParentsWriteEntriesAndKeepsItsReadOnes) {
+  MapFixed(kBase, 4 * kPageSize, kProtRead | kProtWrite);
+  Fault f;
+  ASSERT_TRUE(mm_->Write<uint64_t>(kBase, 1, &f));
+  ASSERT_TRUE(mm_->Write<uint64_t>(kBase + kPageSize, 2, &f));
+  uint64_t v;
+  ASSERT_TRUE(mm_->Read(kBase + 2 * kPageSize, &v, &f));  // the zero page
+  EXPECT_NE(mm_->TlbEntryForTest(kBase).tag & SoftTlb::kWrite, 0u);
   auto child = mm_->Fork();
   ASSERT_TRUE(child.ok());
-  EXPECT_EQ(mm_->TlbSizeForTest(), 1024u);
+  for (GuestAddr va : {kBase, kBase + kPageSize, kBase + 2 * kPageSize}) {
+    const SoftTlb::Entry& e = mm_->TlbEntryForTest(va);
+    EXPECT_EQ(e.tag & SoftTlb::kWrite, 0u) << std::hex << va;
+    EXPECT_NE(e.tag & SoftTlb::kRead, 0u) << "reads still hit " << va;
+  }
+  const MmuStats before = mm_->GetStats();
+  ASSERT_TRUE(mm_->Read(kBase, &v, &f));
+  EXPECT_EQ(mm_->GetStats().tlb_misses, before.tlb_misses);
+  // The parent's next write goes through the slow path and copies.
+  ASSERT_TRUE(mm_->Write<uint64_t>(kBase, 10, &f));
+  ASSERT_TRUE((*child)->Read(kBase, &v, &f));
+  EXPECT_EQ(v, 1u);
+  EXPECT_EQ(Faults(FaultClass::kCowCopy), 1u);
 }
 
 }  // namespace
