@@ -1,6 +1,8 @@
 #include "worker/mmu/frame_pool.h"
 
 #include <numa.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -91,8 +93,12 @@ absl::StatusOr<std::unique_ptr<FramePool>> FramePool::Create(
         " leaves no usable frames above the high watermark in a pool of ",
         frames));
   }
-  return std::unique_ptr<FramePool>(
+  auto pool = std::unique_ptr<FramePool>(
       new FramePool(static_cast<uint8_t*>(arena), frames, node, wm));
+  if (options.background_zeroing) {
+    pool->zeroer_ = std::thread([p = pool.get()] { p->ZeroerLoop(); });
+  }
+  return pool;
 }
 
 FramePool::FramePool(uint8_t* arena, uint64_t frames, int numa_node,
@@ -107,14 +113,96 @@ FramePool::FramePool(uint8_t* arena, uint64_t frames, int numa_node,
   zero.SetFlag(kPgReserved);
   MutexLock l(&free_mu_);
   free_list_.reserve(frames - 1);
-  // Pop from the back: hand out low frames first (easier to read in tests).
+  zeroed_list_.reserve(frames - 1);
+  // A fresh anonymous mapping reads as zeros: every frame starts on the
+  // zeroed list. Pop from the back: hand out low frames first (easier to
+  // read in tests).
   for (uint64_t pfn = frames - 1; pfn > kZeroPfn; --pfn) {
-    free_list_.push_back(static_cast<Pfn>(pfn));
+    zeroed_list_.push_back(static_cast<Pfn>(pfn));
   }
+  zeroed_free_.store(frames - 1);
   free_frames_.store(frames - 1);
 }
 
-FramePool::~FramePool() { munmap(arena_, total_frames_ * kPageSize); }
+FramePool::~FramePool() {
+  StopZeroer();
+  munmap(arena_, total_frames_ * kPageSize);
+}
+
+void FramePool::StopZeroer() {
+  if (!zeroer_.joinable()) return;
+  {
+    MutexLock l(&free_mu_);
+    zeroer_stop_ = true;
+  }
+  zeroer_cv_.SignalAll();
+  zeroer_.join();
+}
+
+void FramePool::ZeroerLoop() {
+  // Only idle CPU: an executor thread always wins over the zeroer.
+  sched_param param{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+  free_mu_.Lock();
+  while (!zeroer_stop_) {
+    free_mu_.Unlock();
+    const uint64_t n = ZeroBatch();
+    free_mu_.Lock();
+    if (n == 0 && !zeroer_stop_) {
+      // Nothing to do (or memory is tight): look again later. Frees do not
+      // signal; polling every 50 ms costs nothing and keeps the free path
+      // short.
+      zeroer_cv_.WaitWithTimeout(&free_mu_, absl::Milliseconds(50));
+    }
+  }
+  free_mu_.Unlock();
+}
+
+uint64_t FramePool::ZeroBatch() {
+  std::array<Pfn, kCacheBatch> batch;
+  uint32_t n = 0;
+  {
+    MutexLock g(&free_mu_);
+    if (free_list_.empty()) return 0;
+    const uint32_t want =
+        static_cast<uint32_t>(std::min<size_t>(kCacheBatch, free_list_.size()));
+    // Take the frames out of the free count while they are off every list,
+    // so no allocation counts on them; and only while well above the high
+    // watermark, so the zeroer never makes an allocation fail.
+    uint64_t free = free_frames_.load(std::memory_order_relaxed);
+    do {
+      if (free < watermarks_.high + 2 * kCacheBatch + want) return 0;
+    } while (!free_frames_.compare_exchange_weak(free, free - want,
+                                                 std::memory_order_acquire,
+                                                 std::memory_order_relaxed));
+    while (n < want) {
+      batch[n++] = free_list_.back();
+      free_list_.pop_back();
+    }
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    std::memset(FrameAddress(batch[i]), 0, kPageSize);
+  }
+  {
+    MutexLock g(&free_mu_);
+    for (uint32_t i = 0; i < n; ++i) zeroed_list_.push_back(batch[i]);
+  }
+  zeroed_free_.fetch_add(n, std::memory_order_relaxed);
+  background_zeroed_.fetch_add(n, std::memory_order_relaxed);
+  free_frames_.fetch_add(n, std::memory_order_release);
+  return n;
+}
+
+uint64_t FramePool::ZeroFreeFramesForTest(uint64_t max) {
+  DrainAllShards();
+  uint64_t done = 0;
+  while (done < max) {
+    const uint64_t n = ZeroBatch();
+    if (n == 0) break;
+    done += n;
+  }
+  return done;
+}
 
 FramePool::CacheShard& FramePool::MyShard() {
   static std::atomic<uint32_t> next_thread{0};
@@ -124,6 +212,11 @@ FramePool::CacheShard& FramePool::MyShard() {
 }
 
 Pfn FramePool::Alloc(AllocMode mode) {
+  bool zero;
+  return AllocInternal(mode, /*want_zero=*/false, &zero);
+}
+
+Pfn FramePool::AllocInternal(AllocMode mode, bool want_zero, bool* zero) {
   // Reserve a frame in the counter first. free_frames_ never exceeds the
   // frames actually on the lists (frees count after the push), so a
   // successful reservation guarantees a frame exists somewhere.
@@ -139,7 +232,7 @@ Pfn FramePool::Alloc(AllocMode mode) {
     }
   } while (!free_frames_.compare_exchange_weak(
       free, free - 1, std::memory_order_acquire, std::memory_order_relaxed));
-  Pfn pfn = AllocFromShards();
+  Pfn pfn = AllocFromShards(want_zero, zero);
   PageDescriptor& d = descriptors_[pfn];
   MEMMGR_DCHECK(d.refcount.load() == 0) << "allocated a referenced frame";
   d.refcount.store(1, std::memory_order_relaxed);
@@ -150,19 +243,43 @@ Pfn FramePool::Alloc(AllocMode mode) {
   return pfn;
 }
 
-Pfn FramePool::AllocFromShards() {
+Pfn FramePool::AllocFromShards(bool want_zero, bool* zero) {
   CacheShard& shard = MyShard();
   for (int attempt = 0;; ++attempt) {
     {
       MutexLock l(&shard.mu);
-      if (shard.count == 0) {
-        MutexLock g(&free_mu_);
-        while (shard.count < kCacheBatch && !free_list_.empty()) {
-          shard.frames[shard.count++] = free_list_.back();
-          free_list_.pop_back();
+      // Refill each stack from its shared list when empty.
+      auto take_dirty = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
+        if (shard.count == 0) {
+          MutexLock g(&free_mu_);
+          while (shard.count < kCacheBatch && !free_list_.empty()) {
+            shard.frames[shard.count++] = free_list_.back();
+            free_list_.pop_back();
+          }
         }
+        return shard.count > 0;
+      };
+      auto take_zeroed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
+        if (shard.zcount == 0) {
+          MutexLock g(&free_mu_);
+          while (shard.zcount < kCacheBatch && !zeroed_list_.empty()) {
+            shard.zeroed[shard.zcount++] = zeroed_list_.back();
+            zeroed_list_.pop_back();
+          }
+        }
+        return shard.zcount > 0;
+      };
+      // Zeroed frames for AllocZeroed; dirty ones for everybody else (a
+      // plain Alloc must not use up the zeroed ones while dirty ones exist).
+      if (want_zero ? take_zeroed() : !take_dirty() && take_zeroed()) {
+        *zero = true;
+        zeroed_free_.fetch_sub(1, std::memory_order_relaxed);
+        return shard.zeroed[--shard.zcount];
       }
-      if (shard.count > 0) return shard.frames[--shard.count];
+      if (take_dirty()) {
+        *zero = false;
+        return shard.frames[--shard.count];
+      }
     }
     // Our reserved frame sits in another thread's cache.
     MEMMGR_CHECK(attempt < 1000)
@@ -172,8 +289,14 @@ Pfn FramePool::AllocFromShards() {
 }
 
 Pfn FramePool::AllocZeroed(AllocMode mode) {
-  Pfn pfn = Alloc(mode);
-  if (pfn != kNoPfn) std::memset(FrameAddress(pfn), 0, kPageSize);
+  bool zero = false;
+  Pfn pfn = AllocInternal(mode, /*want_zero=*/true, &zero);
+  if (pfn == kNoPfn) return pfn;
+  if (zero) {
+    zeroed_allocs_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    std::memset(FrameAddress(pfn), 0, kPageSize);
+  }
   return pfn;
 }
 
@@ -206,9 +329,12 @@ void FramePool::FreeFrame(Pfn pfn) {
 void FramePool::DrainAllShards() {
   for (CacheShard& shard : shards_) {
     MutexLock l(&shard.mu);
-    if (shard.count == 0) continue;
+    if (shard.count == 0 && shard.zcount == 0) continue;
     MutexLock g(&free_mu_);
     while (shard.count > 0) free_list_.push_back(shard.frames[--shard.count]);
+    while (shard.zcount > 0) {
+      zeroed_list_.push_back(shard.zeroed[--shard.zcount]);
+    }
   }
 }
 
@@ -229,6 +355,9 @@ FramePool::Stats FramePool::GetStats() const {
   s.alloc_pressure_failures =
       pressure_failures_.load(std::memory_order_relaxed);
   s.alloc_empty_failures = empty_failures_.load(std::memory_order_relaxed);
+  s.zeroed_free_frames = zeroed_free_.load(std::memory_order_relaxed);
+  s.zeroed_allocs = zeroed_allocs_.load(std::memory_order_relaxed);
+  s.background_zeroed = background_zeroed_.load(std::memory_order_relaxed);
   s.numa_node = numa_node_;
   return s;
 }

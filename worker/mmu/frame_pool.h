@@ -12,6 +12,14 @@
 // an executor thread allocates and frees without touching the shared lock
 // most of the time.
 //
+// Pre-zeroed frames: AllocZeroed (every anonymous first write) would spend
+// most of its time in a 4 KiB memset. Frames known to hold zeros (never
+// touched since the arena was mapped, or zeroed in the background) sit on
+// their own lists, and AllocZeroed takes those first. A background zeroer
+// thread at SCHED_IDLE (Windows' zero-page thread; Linux's idea of
+// init_on_free, done lazily) moves frames from the dirty free list to the
+// zeroed one, only while plenty of memory is free and only on idle CPU.
+//
 // Watermarks follow mm/page_alloc.c: min from min_free_kbytes'
 // sqrt(16 * pool_kB) rule, low = min + min/4, high = min + min/2. A normal
 // allocation that would leave fewer than `min` free frames fails (pressure):
@@ -19,7 +27,8 @@
 //
 // Thread-safety: safe for concurrent use. Lock order: a cache shard's mu
 // before the pool's free_mu_ (refill/drain take shard then pool; nothing
-// takes them the other way round).
+// takes them the other way round). The zeroer thread takes only free_mu_,
+// and never while zeroing.
 #ifndef MEMMGR_WORKER_MMU_FRAME_POOL_H_
 #define MEMMGR_WORKER_MMU_FRAME_POOL_H_
 
@@ -27,6 +36,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -54,6 +64,7 @@ class FramePool {
     int numa_node = -1;                 // host NUMA node to bind to; -1 = none
     uint64_t min_free_frames = 0;       // 0 = computed (ComputeWatermarks)
     bool transparent_hugepages = true;  // madvise(MADV_HUGEPAGE) the arena
+    bool background_zeroing = true;     // run the SCHED_IDLE zeroer thread
   };
 
   // Pool-size limits: at least 64 frames (256 KiB), at most 2^32 frames.
@@ -72,7 +83,10 @@ class FramePool {
     uint64_t frees = 0;
     uint64_t alloc_pressure_failures = 0;  // refused below min
     uint64_t alloc_empty_failures = 0;     // no frame at all
-    int numa_node = -1;  // node the arena is bound to, -1 = unbound
+    uint64_t zeroed_free_frames = 0;       // free frames known to be zero
+    uint64_t zeroed_allocs = 0;      // AllocZeroed served without a memset
+    uint64_t background_zeroed = 0;  // frames the zeroer thread cleared
+    int numa_node = -1;              // node the arena is bound to, -1 = unbound
   };
 
   // Errors: INVALID_ARGUMENT for a size out of range or a NUMA node the host
@@ -88,8 +102,13 @@ class FramePool {
   // Allocates a frame with refcount 1, flags clear, contents unspecified.
   // Returns kNoPfn on failure (see AllocMode).
   Pfn Alloc(AllocMode mode = AllocMode::kNormal);
-  // Alloc + zero the contents.
+  // A frame whose contents are zero: a pre-zeroed one when there is one,
+  // else Alloc + memset.
   Pfn AllocZeroed(AllocMode mode = AllocMode::kNormal);
+  // Test hook: zeroes dirty free frames on the calling thread, as the
+  // zeroer thread would, until none is left or `max` were done. Returns
+  // how many.
+  uint64_t ZeroFreeFramesForTest(uint64_t max);
 
   // get_page / put_page: a reference from a pte, the swap cache, ...
   // PutPage frees the frame when the last reference goes; the zero page is
@@ -122,8 +141,10 @@ class FramePool {
   // round-robin on first use; with a few executor threads each has its own.
   struct alignas(64) CacheShard {
     Mutex mu;
-    uint32_t count ABSL_GUARDED_BY(mu) = 0;
+    uint32_t count ABSL_GUARDED_BY(mu) = 0;  // dirty frames
     std::array<Pfn, 96> frames ABSL_GUARDED_BY(mu);
+    uint32_t zcount ABSL_GUARDED_BY(mu) = 0;  // frames known to be zero
+    std::array<Pfn, 96> zeroed ABSL_GUARDED_BY(mu);
   };
   static constexpr int kShards = 16;
   static constexpr uint32_t kCacheHigh = 64;   // drain above this (pcp->high)
@@ -131,7 +152,15 @@ class FramePool {
 
   FramePool(uint8_t* arena, uint64_t frames, int numa_node, Watermarks wm);
   CacheShard& MyShard();
-  Pfn AllocFromShards();
+  // Reserves a frame in free_frames_ (the watermark checks), then takes
+  // one from the lists. *zero: it is known to hold zeros.
+  Pfn AllocInternal(AllocMode mode, bool want_zero, bool* zero);
+  Pfn AllocFromShards(bool want_zero, bool* zero);
+  // The zeroer thread's loop, and one batch of its work (returns frames
+  // zeroed; 0 = nothing to do now).
+  void ZeroerLoop();
+  uint64_t ZeroBatch();
+  void StopZeroer();
   void FreeFrame(Pfn pfn);
   // Moves every shard's frames back to the shared list (drain_all_pages).
   void DrainAllShards();
@@ -144,13 +173,20 @@ class FramePool {
   std::array<CacheShard, kShards> shards_;
 
   Mutex free_mu_;
-  std::vector<Pfn> free_list_ ABSL_GUARDED_BY(free_mu_);
+  std::vector<Pfn> free_list_ ABSL_GUARDED_BY(free_mu_);    // dirty
+  std::vector<Pfn> zeroed_list_ ABSL_GUARDED_BY(free_mu_);  // known zero
+  bool zeroer_stop_ ABSL_GUARDED_BY(free_mu_) = false;
+  CondVar zeroer_cv_;  // with free_mu_: wakes the zeroer (stop, or work)
+  std::thread zeroer_;
 
   std::atomic<uint64_t> free_frames_{0};
   std::atomic<uint64_t> allocs_{0};
   std::atomic<uint64_t> frees_{0};
   std::atomic<uint64_t> pressure_failures_{0};
   std::atomic<uint64_t> empty_failures_{0};
+  std::atomic<uint64_t> zeroed_free_{0};  // frames on the zeroed lists
+  std::atomic<uint64_t> zeroed_allocs_{0};
+  std::atomic<uint64_t> background_zeroed_{0};
 };
 
 }  // namespace memmgr::mmu

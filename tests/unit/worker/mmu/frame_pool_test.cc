@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <atomic>
+#include <cstring>
 #include <set>
 #include <thread>
 #include <vector>
@@ -12,10 +13,12 @@
 namespace memmgr::mmu {
 namespace {
 
-std::unique_ptr<FramePool> MakePool(uint64_t bytes, uint64_t min_free = 0) {
+std::unique_ptr<FramePool> MakePool(uint64_t bytes, uint64_t min_free = 0,
+                                    bool background_zeroing = true) {
   FramePool::Options o;
   o.bytes = bytes;
   o.min_free_frames = min_free;
+  o.background_zeroing = background_zeroing;
   auto pool = FramePool::Create(o);
   EXPECT_TRUE(pool.ok()) << pool.status();
   return pool.ok() ? std::move(*pool) : nullptr;
@@ -175,6 +178,101 @@ TEST(FramePoolTest, ConcurrentAllocAndFreeKeepCountsExact) {
   FramePool::Stats s = pool->GetStats();
   EXPECT_EQ(s.allocs, s.frees);
   EXPECT_EQ(s.used_frames, 0u);
+}
+
+bool AllZero(const uint8_t* page) {
+  for (uint64_t i = 0; i < kPageSize; ++i) {
+    if (page[i] != 0) return false;
+  }
+  return true;
+}
+
+TEST(FramePoolTest, FreshFramesAreHandedOutZeroedWithoutAMemset) {
+  auto pool = MakePool(1 << 20, 0, /*background_zeroing=*/false);
+  EXPECT_EQ(pool->GetStats().zeroed_free_frames, pool->free_frames());
+  Pfn p = pool->AllocZeroed();
+  ASSERT_NE(p, kNoPfn);
+  EXPECT_TRUE(AllZero(pool->FrameAddress(p)));
+  EXPECT_EQ(pool->GetStats().zeroed_allocs, 1u);
+  pool->PutPage(p);
+}
+
+TEST(FramePoolTest, TheZeroerCleansFreedFramesForAllocZeroed) {
+  auto pool = MakePool(4 << 20, 0, /*background_zeroing=*/false);
+  // Dirty 200 frames and free them.
+  std::vector<Pfn> frames;
+  for (int i = 0; i < 200; ++i) {
+    Pfn p = pool->Alloc();
+    ASSERT_NE(p, kNoPfn);
+    std::memset(pool->FrameAddress(p), 0xAB, kPageSize);
+    frames.push_back(p);
+  }
+  for (Pfn p : frames) pool->PutPage(p);
+  const uint64_t zeroed_before = pool->GetStats().zeroed_free_frames;
+  // A plain Alloc prefers a dirty frame: the zeroed ones stay for
+  // AllocZeroed.
+  Pfn d = pool->Alloc();
+  EXPECT_EQ(pool->FrameAddress(d)[0], 0xAB);
+  EXPECT_EQ(pool->GetStats().zeroed_free_frames, zeroed_before);
+  pool->PutPage(d);
+
+  const uint64_t cleaned = pool->ZeroFreeFramesForTest(1000);
+  EXPECT_GE(cleaned, 192u) << "every dirty frame on the shared list";
+  EXPECT_EQ(pool->GetStats().background_zeroed, cleaned);
+  EXPECT_EQ(pool->free_frames(), pool->total_frames() - 1);
+  // Take every free frame with AllocZeroed: each is zero, whether it came
+  // pre-zeroed or was cleared on the spot.
+  std::vector<Pfn> all;
+  for (;;) {
+    Pfn p = pool->AllocZeroed(FramePool::AllocMode::kReserve);
+    if (p == kNoPfn) break;
+    ASSERT_TRUE(AllZero(pool->FrameAddress(p))) << "frame " << p;
+    std::memset(pool->FrameAddress(p), 0xCD, kPageSize);
+    all.push_back(p);
+  }
+  EXPECT_EQ(all.size(), pool->total_frames() - 1);
+  EXPECT_GE(pool->GetStats().zeroed_allocs, all.size() - 200);
+  for (Pfn p : all) pool->PutPage(p);
+}
+
+TEST(FramePoolTest, ZeroingRacesAllocationsWithoutLosingFrames) {
+  auto pool = MakePool(8 << 20, /*min_free=*/1, /*background_zeroing=*/false);
+  const uint64_t free_at_start = pool->free_frames();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> bad{0};
+  std::thread zeroer([&] {
+    while (!stop.load()) pool->ZeroFreeFramesForTest(64);
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<Pfn> mine;
+      for (int round = 0; round < 3000; ++round) {
+        if (mine.size() < 300 && (round + t) % 3 != 0) {
+          Pfn p = round % 2 ? pool->AllocZeroed() : pool->Alloc();
+          if (p == kNoPfn) continue;
+          uint8_t* page = pool->FrameAddress(p);
+          if (round % 2 && !AllZero(page)) bad.fetch_add(1);
+          std::memset(page, 0x10 + t, kPageSize);
+          mine.push_back(p);
+        } else if (!mine.empty()) {
+          Pfn p = mine.back();
+          mine.pop_back();
+          if (pool->FrameAddress(p)[kPageSize - 1] != 0x10 + t) {
+            bad.fetch_add(1);
+          }
+          pool->PutPage(p);
+        }
+      }
+      for (Pfn p : mine) pool->PutPage(p);
+    });
+  }
+  for (auto& th : threads) th.join();
+  stop = true;
+  zeroer.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_EQ(pool->free_frames(), free_at_start);
+  EXPECT_EQ(pool->GetStats().used_frames, 0u);
 }
 
 }  // namespace
