@@ -4,8 +4,9 @@
 //
 // runs a static RISC-V RV64 Linux program in a sandbox (software MMU,
 // RV64GC interpreter, Linux syscall subset), forwards its stdout/stderr and
-// exits with its status. All logic lives in the worker libraries; this file
-// parses flags and prints.
+// exits with its status; with --forks=N it snapshots the guest where it
+// calls memmgr_snapshot() and runs N forks of that snapshot instead. All
+// logic lives in the worker libraries; this file parses flags and prints.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -30,12 +31,15 @@
 #include "common/flags_help.h"
 #include "worker/mmu/mmu_stats.h"
 #include "worker/sandbox/sandbox.h"
+#include "worker/sandbox/snapshot.h"
 
 extern char** environ;
 
 ABSL_FLAG(memmgr::ByteSize, memory, memmgr::ByteSize{uint64_t{1} << 30},
           "memory for the guest and every process it forks (frames; e.g. "
-          "64M, 1G); exceeding it kills the guest with SIGKILL (exit 137)");
+          "64M, 1G); exceeding it kills the guest with SIGKILL (exit 137). "
+          "With --forks the snapshot and the forks share it (pages they "
+          "have not written stay shared), and it is each fork's limit too");
 ABSL_FLAG(memmgr::ByteSize, stack, memmgr::ByteSize{8 << 20},
           "guest stack limit (RLIMIT_STACK)");
 ABSL_FLAG(uint64_t, limit_instructions, 0,
@@ -59,12 +63,22 @@ ABSL_FLAG(std::string, seed, "",
 ABSL_FLAG(int, numa_node, -1,
           "bind the guest's memory to this host NUMA node (-1 = no binding)");
 ABSL_FLAG(int, max_processes, 64, "most live processes the guest may fork");
+ABSL_FLAG(int64_t, forks, 0,
+          "snapshot the guest where it calls memmgr_snapshot() "
+          "(tests/guest/include/memmgr_guest.h) and run this many forks of "
+          "it, one after another, instead of the rest of the original; fork "
+          "i sees i as the call's result. Output: each fork's stdout/stderr "
+          "in fork order; stdin of a fork is empty; the limits apply to each "
+          "fork's own run; exit status: the first non-zero fork status, "
+          "else 0; 125 if the guest ends without asking or cannot be "
+          "snapshotted. 0 = off, at most 65536");
 
 namespace {
 
 constexpr int kExitUsage = 125;      // like env(1)/timeout(1): our own error
 constexpr int kExitCannotRun = 126;  // the file is not a program we run
 constexpr int kExitNotFound = 127;
+constexpr int64_t kMaxForks = 65536;
 
 constexpr char kUsage[] =
     "memmgr-worker run [flags] prog.elf [args...]\n"
@@ -75,8 +89,9 @@ constexpr char kUsage[] =
     "Worker flags go before the program; everything after it is the guest's\n"
     "argv. Repeatable: --env=NAME=VALUE (the guest's environment) and\n"
     "--file=GUEST_PATH=HOST_PATH (a host file the guest may open read-only;\n"
-    "there is no other filesystem). Exit 125: usage error, 126: not a\n"
-    "runnable program, 127: program not found.";
+    "there is no other filesystem). --forks=N: snapshot the guest where it\n"
+    "calls memmgr_snapshot() and run N forks of it (see --forks). Exit 125:\n"
+    "usage error, 126: not a runnable program, 127: program not found.";
 
 bool ReadFile(const std::string& path, std::string* out, std::string* error) {
   std::ifstream in(path, std::ios::binary);
@@ -90,7 +105,8 @@ bool ReadFile(const std::string& path, std::string* out, std::string* error) {
   return true;
 }
 
-void PrintStats(const memmgr::sandbox::SandboxStats& s) {
+void PrintStats(const memmgr::sandbox::SandboxStats& s,
+                const char* title = "memmgr-worker stats:") {
   const double secs = absl::ToDoubleSeconds(s.cpu_time);
   const double mips =
       secs > 0 ? static_cast<double>(s.instructions) / secs / 1e6 : 0.0;
@@ -107,7 +123,7 @@ void PrintStats(const memmgr::sandbox::SandboxStats& s) {
     absl::StrAppendFormat(&unknown, " %d×%d", nr, n);
   }
   std::fprintf(stderr,
-               "memmgr-worker stats:\n"
+               "%s\n"
                "  instructions  %llu\n"
                "  guest time    %.3f s (%.1f MIPS)\n"
                "  syscalls      %llu (ENOSYS:%s)\n"
@@ -117,8 +133,8 @@ void PrintStats(const memmgr::sandbox::SandboxStats& s) {
                "  faults       %s\n"
                "  decoded       %llu instructions\n"
                "  output        %llu bytes\n",
-               static_cast<unsigned long long>(s.instructions), secs, mips,
-               static_cast<unsigned long long>(s.syscalls),
+               title, static_cast<unsigned long long>(s.instructions), secs,
+               mips, static_cast<unsigned long long>(s.syscalls),
                unknown.empty() ? " none" : unknown.c_str(),
                static_cast<unsigned long long>(s.processes),
                static_cast<unsigned long long>(s.peak_frames),
@@ -129,6 +145,114 @@ void PrintStats(const memmgr::sandbox::SandboxStats& s) {
                faults.empty() ? " none" : faults.c_str(),
                static_cast<unsigned long long>(s.decoded_instructions),
                static_cast<unsigned long long>(s.output_bytes));
+}
+
+// A fork's stdio under --forks: output goes to the worker's stdout and
+// stderr as the fork writes it (forks run one after another, so each fork's
+// output is contiguous); stdin is at end of file (the original had the
+// host's stdin).
+class ForkIo final : public memmgr::sandbox::GuestIo {
+ public:
+  int64_t Write(int fd, absl::string_view data) override {
+    return host_.Write(fd, data);
+  }
+  int64_t Read(int fd, char* buf, uint64_t len, absl::Time deadline) override {
+    return 0;
+  }
+
+ private:
+  memmgr::sandbox::HostIo host_;
+};
+
+// --forks: runs the original until it asks for a snapshot, snapshots it,
+// drops it, and runs `forks` forks of the snapshot in order.
+int RunForks(std::unique_ptr<memmgr::sandbox::Sandbox> sandbox, int64_t forks) {
+  using memmgr::sandbox::RunResult;
+  using memmgr::sandbox::RunState;
+  const bool stats = absl::GetFlag(FLAGS_stats);
+  for (;;) {
+    const RunResult r = sandbox->RunFor(1 << 22);
+    if (r.state == RunState::kIdle) absl::SleepFor(r.wake_in);
+    if (r.state == RunState::kSnapshotRequested) break;
+    if (r.state == RunState::kFinished) {
+      const auto& status = sandbox->exit_status();
+      if (!status.reason.empty()) {
+        std::fprintf(stderr, "memmgr-worker: %s\n", status.reason.c_str());
+      }
+      std::fprintf(stderr,
+                   "memmgr-worker: --forks=%lld: the guest ended (status %d) "
+                   "without asking for a snapshot (memmgr_snapshot(), "
+                   "tests/guest/include/memmgr_guest.h)\n",
+                   static_cast<long long>(forks), status.ShellStatus());
+      if (stats) PrintStats(sandbox->stats());
+      return kExitUsage;
+    }
+  }
+  const absl::Time t0 = absl::Now();
+  auto snapshot = sandbox->TakeSnapshot();
+  const absl::Duration snapshot_time = absl::Now() - t0;
+  if (!snapshot.ok()) {
+    std::fprintf(stderr, "memmgr-worker: --forks=%lld: %s\n",
+                 static_cast<long long>(forks),
+                 std::string(snapshot.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (stats) PrintStats(sandbox->stats(), "memmgr-worker stats (original):");
+  // The original is the template: it does not run past the snapshot.
+  sandbox.reset();
+
+  ForkIo io;
+  int first_failure = 0;
+  absl::Duration fork_total, fork_max, run_total;
+  uint64_t instructions = 0;
+  uint64_t peak_frames = 0;
+  for (int64_t i = 1; i <= forks; ++i) {
+    memmgr::sandbox::ForkOptions options;
+    options.io = &io;
+    options.index = static_cast<uint64_t>(i);
+    options.count = static_cast<uint64_t>(forks);
+    const absl::Time f0 = absl::Now();
+    auto fork = memmgr::sandbox::Sandbox::ForkFrom(*snapshot, options);
+    const absl::Duration fork_time = absl::Now() - f0;
+    if (!fork.ok()) {
+      std::fprintf(stderr, "memmgr-worker: fork %lld: %s\n",
+                   static_cast<long long>(i),
+                   std::string(fork.status().message()).c_str());
+      return kExitUsage;
+    }
+    fork_total += fork_time;
+    fork_max = std::max(fork_max, fork_time);
+    const absl::Time r0 = absl::Now();
+    const memmgr::sandbox::ExitStatus status = (*fork)->Run();
+    run_total += absl::Now() - r0;
+    const memmgr::sandbox::SandboxStats fork_stats = (*fork)->stats();
+    instructions += fork_stats.instructions - (*snapshot)->stats().instructions;
+    peak_frames = std::max(peak_frames, fork_stats.peak_frames);
+    if (!status.reason.empty()) {
+      std::fprintf(stderr, "memmgr-worker: fork %lld: %s\n",
+                   static_cast<long long>(i), status.reason.c_str());
+    }
+    if (first_failure == 0) first_failure = status.ShellStatus();
+  }
+  if (stats) {
+    std::fprintf(
+        stderr,
+        "memmgr-worker forks:\n"
+        "  forks         %lld of one snapshot (%llu resident pages shared)\n"
+        "  snapshot      %s\n"
+        "  fork          %s average, %s max (ForkFrom)\n"
+        "  run           %s total, %llu instructions after the snapshot\n"
+        "  peak frames   %llu (the pool's high-water mark)\n",
+        static_cast<long long>(forks),
+        static_cast<unsigned long long>((*snapshot)->resident_pages()),
+        absl::FormatDuration(snapshot_time).c_str(),
+        absl::FormatDuration(fork_total / forks).c_str(),
+        absl::FormatDuration(fork_max).c_str(),
+        absl::FormatDuration(run_total).c_str(),
+        static_cast<unsigned long long>(instructions),
+        static_cast<unsigned long long>(peak_frames));
+  }
+  return first_failure;
 }
 
 int Run(int argc, char** argv) {
@@ -276,6 +400,15 @@ int Run(int argc, char** argv) {
     options.deterministic_random = true;
   }
 
+  const int64_t forks = absl::GetFlag(FLAGS_forks);
+  if (forks < 0 || forks > kMaxForks) {
+    std::fprintf(stderr,
+                 "memmgr-worker: --forks=%lld must be between 0 (off) and "
+                 "%lld\n",
+                 static_cast<long long>(forks),
+                 static_cast<long long>(kMaxForks));
+    return kExitUsage;
+  }
   if (absl::Status valid = memmgr::sandbox::Sandbox::ValidateOptions(options);
       !valid.ok()) {
     std::fprintf(stderr, "memmgr-worker: %s\n",
@@ -293,6 +426,7 @@ int Run(int argc, char** argv) {
                ? kExitCannotRun
                : kExitUsage;
   }
+  if (forks > 0) return RunForks(std::move(*sandbox), forks);
   const memmgr::sandbox::ExitStatus status = (*sandbox)->Run();
   if (!status.reason.empty()) {
     std::fprintf(stderr, "memmgr-worker: %s\n", status.reason.c_str());

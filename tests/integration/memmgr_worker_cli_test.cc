@@ -1,6 +1,6 @@
 // memmgr-worker run as users call it: exit statuses for every kind of
 // failure (usage 125, not runnable 126, not found 127, the guest's own
-// status, 128+signal), guest argv passed verbatim, --stats.
+// status, 128+signal), guest argv passed verbatim, --stats, --forks.
 #include <fstream>
 #include <string>
 #include <vector>
@@ -82,6 +82,64 @@ TEST(MemmgrWorkerCliTest, StatusesAndStats) {
       137);
   EXPECT_THAT(err, HasSubstr("out of memory"));
   EXPECT_EQ(RunWorker({MEMMGR_SANDBOX_PROBE, "abort"}, &out, &err), 134);
+}
+
+TEST(MemmgrWorkerCliTest, ForksRunFromTheGuestsSnapshotInOrder) {
+  std::string out, err;
+  EXPECT_EQ(
+      RunWorker({"--forks=3", MEMMGR_SNAPSHOT_PROBE, "index"}, &out, &err), 0)
+      << err;
+  // The warm-up once, then each fork's output in fork order; the original
+  // does not run past the snapshot.
+  EXPECT_EQ(out,
+            "warm\n"
+            "fork 1 of 3 saw 1 page 1 heap 1 stack 1 data fork1\n"
+            "fork 2 of 3 saw 1 page 2 heap 2 stack 2 data fork2\n"
+            "fork 3 of 3 saw 1 page 3 heap 3 stack 3 data fork3\n");
+  EXPECT_EQ(err, "");
+
+  // Without --forks the request is ignored and the original goes on.
+  EXPECT_EQ(RunWorker({MEMMGR_SNAPSHOT_PROBE, "index"}, &out, &err), 0);
+  EXPECT_EQ(out, "warm\nparent saw 1\n");
+
+  EXPECT_EQ(
+      RunWorker({"--forks", "2", "--stats", MEMMGR_SNAPSHOT_PROBE, "index"},
+                &out, &err),
+      0);
+  EXPECT_THAT(err, HasSubstr("memmgr-worker stats (original):"));
+  EXPECT_THAT(err, HasSubstr("memmgr-worker forks:"));
+  EXPECT_THAT(err, HasSubstr("2 of one snapshot"));
+}
+
+TEST(MemmgrWorkerCliTest, ForksExitWithTheFirstFailingForksStatus) {
+  std::string out, err;
+  // Fork 2 touches 64 MiB: killed by its memory limit; the others run.
+  EXPECT_EQ(RunWorker({"--memory=32M", "--forks=4", MEMMGR_SNAPSHOT_PROBE,
+                       "hog", "2"},
+                      &out, &err),
+            137);
+  EXPECT_EQ(out, "ok 1\nok 3\nok 4\n");
+  EXPECT_THAT(err, HasSubstr("fork 2: killed by SIGKILL: out of memory"));
+}
+
+TEST(MemmgrWorkerCliTest, ForksOfAGuestThatCannotBeForkedExit125) {
+  std::string out, err;
+  EXPECT_EQ(
+      RunWorker({"--forks=2", MEMMGR_SNAPSHOT_PROBE, "plain"}, &out, &err),
+      125);
+  EXPECT_EQ(out, "plain\n");  // it ran to its end first
+  EXPECT_THAT(err, HasSubstr("without asking for a snapshot"));
+  EXPECT_EQ(RunWorker({"--forks=2", MEMMGR_SNAPSHOT_PROBE, "pipe"}, &out, &err),
+            125);
+  EXPECT_THAT(err, HasSubstr("is a pipe"));
+  EXPECT_EQ(out, "");
+
+  for (const char* bad : {"--forks=-1", "--forks=65537", "--forks=x"}) {
+    EXPECT_EQ(RunWorker({bad, MEMMGR_SNAPSHOT_PROBE, "index"}, &out, &err), 125)
+        << bad;
+    EXPECT_THAT(err, HasSubstr("--forks=")) << bad;
+    EXPECT_EQ(out, "") << bad;
+  }
 }
 
 }  // namespace

@@ -52,16 +52,16 @@ struct OpenFile {
   }
 };
 
-struct Sandbox::Process {
+// Everything of a process but its memory and its interpreter: plain values,
+// copyable. A snapshot freezes a copy of this (snapshot.h); the address space
+// is frozen by AddressSpace::Fork() and the interpreter is never copied (a
+// fork gets its own, with an empty decode cache).
+struct ProcessState {
   enum class State { kRunnable, kWaiting, kBlockedPipe, kSleeping, kZombie };
 
   int64_t pid = 0;
   int64_t ppid = 0;
-  // Declared before the interpreter: the interpreter's decode cache
-  // unregisters from the address space when destroyed.
-  std::unique_ptr<mmu::AddressSpace> as;
   rv64::CpuState cpu;
-  std::unique_ptr<rv64::Interpreter> interp;
   State state = State::kRunnable;
   // kBlockedPipe: the pipe end a read (or write) waits on; the ecall is
   // re-executed once the pipe has data (or room) or the other end closed.
@@ -85,6 +85,13 @@ struct Sandbox::Process {
   std::array<GuestSigaction, 65> sigactions{};
   uint64_t sigmask = 0;
   std::map<int, OpenFile> files;  // fd >= 3
+};
+
+struct Sandbox::Process : ProcessState {
+  // Declared before the interpreter: the interpreter's decode cache
+  // unregisters from the address space when destroyed.
+  std::unique_ptr<mmu::AddressSpace> as;
+  std::unique_ptr<rv64::Interpreter> interp;
 };
 
 }  // namespace memmgr::sandbox

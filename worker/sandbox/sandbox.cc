@@ -84,22 +84,25 @@ absl::Status Sandbox::ValidateOptions(const SandboxOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(SandboxOptions options,
-                                                         GuestIo* io) {
+absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(
+    SandboxOptions options, GuestIo* io, std::shared_ptr<mmu::FramePool> pool) {
   if (io == nullptr) return absl::InvalidArgumentError("sandbox: no GuestIo");
   MEMMGR_RETURN_IF_ERROR(ValidateOptions(options));
   std::unique_ptr<Sandbox> sb(new Sandbox(std::move(options), io));
-  MEMMGR_RETURN_IF_ERROR(sb->Load());
+  MEMMGR_RETURN_IF_ERROR(sb->Load(std::move(pool)));
   return sb;
 }
 
-absl::Status Sandbox::Load() {
-  mmu::FramePool::Options pool_options;
-  pool_options.bytes = options_.memory_bytes;
-  pool_options.numa_node = options_.numa_node;
-  auto pool = mmu::FramePool::Create(pool_options);
-  if (!pool.ok()) return pool.status();
-  pool_ = std::move(*pool);
+absl::Status Sandbox::Load(std::shared_ptr<mmu::FramePool> pool) {
+  if (pool == nullptr) {
+    mmu::FramePool::Options pool_options;
+    pool_options.bytes = options_.memory_bytes;
+    pool_options.numa_node = options_.numa_node;
+    auto own = mmu::FramePool::Create(pool_options);
+    if (!own.ok()) return own.status();
+    pool = std::move(*own);
+  }
+  pool_ = std::move(pool);
 
   if (options_.deterministic_random) {
     rng_state_ = options_.random_seed * 0x9e3779b97f4a7c15ull + 1;
@@ -188,13 +191,41 @@ bool Sandbox::OverTimeout() const {
          absl::Now() - start_ > options_.timeout;
 }
 
-ExitStatus Sandbox::Run() {
-  start_ = absl::Now();
-  const int64_t root = processes_.begin()->first;
-  while (!done_) {
+uint64_t Sandbox::InstructionsLeft() const {
+  if (options_.limit_instructions == 0) return UINT64_MAX;
+  // The interpreter may overshoot a little (straight-line code runs to its
+  // next jump): never let the difference wrap around.
+  const uint64_t used = stats_.instructions - instructions_base_;
+  return used < options_.limit_instructions ? options_.limit_instructions - used
+                                            : 0;
+}
+
+RunResult Sandbox::RunFor(uint64_t max_instructions) {
+  at_snapshot_request_ = false;
+  if (done_) return {RunState::kFinished, absl::ZeroDuration()};
+  if (!started_) {
+    start_ = absl::Now();
+    started_ = true;
+  }
+  if (OverTimeout()) {
+    StopForTimeout();
+    return {RunState::kFinished, absl::ZeroDuration()};
+  }
+  const uint64_t stop_at =
+      stats_.instructions + std::max<uint64_t>(max_instructions, 1);
+  while (!done_ && stats_.instructions < stop_at) {
+    // One round: every process once, starting at the cursor (so a small
+    // budget per call still reaches every process in turn).
     bool ran = false;
     std::vector<int64_t> pids;
-    for (const auto& [pid, p] : processes_) pids.push_back(pid);
+    for (auto it = processes_.lower_bound(next_to_run_); it != processes_.end();
+         ++it) {
+      pids.push_back(it->first);
+    }
+    for (auto it = processes_.begin();
+         it != processes_.end() && it->first < next_to_run_; ++it) {
+      pids.push_back(it->first);
+    }
     for (int64_t pid : pids) {
       auto it = processes_.find(pid);
       if (it == processes_.end()) continue;
@@ -215,110 +246,121 @@ ExitStatus Sandbox::Run() {
       }
       if (p.state != Process::State::kRunnable) continue;
       ran = true;
-      uint64_t budget = kSliceInstructions;
-      if (options_.limit_instructions > 0) {
-        // The interpreter may overshoot a little (straight-line code runs to
-        // its next jump): never let the difference wrap around.
-        const uint64_t used = stats_.instructions;
-        budget = std::min(budget, used < options_.limit_instructions
-                                      ? options_.limit_instructions - used
-                                      : 0);
+      next_to_run_ = pid + 1;
+      RunSlice(p, std::min({kSliceInstructions, InstructionsLeft(),
+                            stop_at - stats_.instructions}));
+      if (done_) return {RunState::kFinished, absl::ZeroDuration()};
+      if (snapshot_requested_) {
+        // Stop right after the ecall: a snapshot now is at that point.
+        snapshot_requested_ = false;
+        at_snapshot_request_ = true;
+        return {RunState::kSnapshotRequested, absl::ZeroDuration()};
       }
-      const uint64_t before = p.cpu.instret;
-      const absl::Time t0 = absl::Now();
-      const rv64::Stop stop = p.interp->Run(before + budget);
-      stats_.cpu_time += absl::Now() - t0;
-      stats_.instructions += p.cpu.instret - before;
-      stats_.peak_frames =
-          std::max(stats_.peak_frames, pool_->GetStats().used_frames);
-
-      switch (stop.reason) {
-        case rv64::StopReason::kEcall:
-          ++stats_.syscalls;
-          switch (Syscall(p)) {
-            case SyscallResult::kContinue:
-              break;
-            case SyscallResult::kSleep:
-              p.state = Process::State::kSleeping;
-              break;
-            case SyscallResult::kBlocked:
-              p.state = p.blocked_pipe != nullptr ? Process::State::kBlockedPipe
-                                                  : Process::State::kWaiting;
-              break;
-            case SyscallResult::kExit:
-              break;  // Exit() was called
-          }
-          break;
-        case rv64::StopReason::kLimit:
-          break;  // the slice ended; the limit is checked below
-        default: {
-          ExitStatus st;
-          st.kind = ExitKind::kSignaled;
-          st.signal = stop.Signal();
-          std::string what;
-          if (stop.reason == rv64::StopReason::kFault) {
-            what = absl::StrFormat(
-                "%s fault at 0x%x (%s)", mmu::AccessName(stop.fault.access),
-                stop.fault.address, mmu::FaultReasonName(stop.fault.reason));
-            if (stop.fault.reason == mmu::FaultReason::kMemoryLimit ||
-                stop.fault.reason == mmu::FaultReason::kOutOfMemory) {
-              what = absl::StrFormat("out of memory (--memory=%s)",
-                                     FormatByteSize(options_.memory_bytes));
-            }
-          } else if (stop.reason == rv64::StopReason::kIllegal) {
-            what =
-                absl::StrFormat("illegal instruction 0x%08x", stop.insn_word);
-          } else if (stop.reason == rv64::StopReason::kMisaligned) {
-            what = absl::StrFormat("misaligned atomic access at 0x%x",
-                                   stop.address);
-          } else {
-            what = rv64::StopReasonName(stop.reason);
-          }
-          st.reason = absl::StrFormat("killed by %s: %s at pc 0x%x",
-                                      SignalName(st.signal), what, p.cpu.pc);
-          Exit(p, st);
-          break;
-        }
-      }
-      if (wake_waiters_) WakeWaiters();
-      // After every stop, not only kLimit: a guest whose slices end in
-      // syscalls must not outrun the limit.
-      if (!done_ && options_.limit_instructions > 0 &&
-          stats_.instructions >= options_.limit_instructions) {
-        StopForLimit(kSigXcpu,
-                     absl::StrFormat(
-                         "instruction limit reached (--limit_instructions=%d)",
-                         options_.limit_instructions));
-      }
-      if (!done_ && OverTimeout()) StopForTimeout();
-      if (done_) break;
+      if (stats_.instructions >= stop_at) break;
     }
-    if (!ran && !done_) {
-      // Nobody ran. If someone sleeps, wait for the first wake-up (never
-      // past the timeout, which the next round then reports).
-      absl::Time wake = absl::InfiniteFuture();
-      for (const auto& [pid, q] : processes_) {
-        if (q->state == Process::State::kSleeping) {
-          wake = std::min(wake, q->wake_at);
-        }
+    if (ran) continue;
+    // Nobody ran. If someone sleeps, the caller may park the sandbox until
+    // the first wake-up (never past the timeout, which the next RunFor
+    // then reports).
+    absl::Time wake = absl::InfiniteFuture();
+    for (const auto& [pid, q] : processes_) {
+      if (q->state == Process::State::kSleeping) {
+        wake = std::min(wake, q->wake_at);
       }
-      if (wake != absl::InfiniteFuture()) {
-        if (options_.timeout > absl::ZeroDuration()) {
-          wake =
-              std::min(wake, start_ + options_.timeout + absl::Milliseconds(1));
-        }
-        absl::SleepFor(wake - absl::Now());
-        if (OverTimeout()) StopForTimeout();
-        continue;
+    }
+    if (wake != absl::InfiniteFuture()) {
+      if (options_.timeout > absl::ZeroDuration()) {
+        wake =
+            std::min(wake, start_ + options_.timeout + absl::Milliseconds(1));
       }
-      // Every process waits on a pipe (or on a child that does): nothing
-      // can ever run again. Linux would hang; say so instead.
+      return {RunState::kIdle,
+              std::max(wake - absl::Now(), absl::ZeroDuration())};
+    }
+    // Every process waits on a pipe (or on a child that does): nothing
+    // can ever run again. Linux would hang; say so instead.
+    ExitStatus st;
+    st.kind = ExitKind::kSignaled;
+    st.signal = kSigKill;
+    st.reason = "deadlock: every process is blocked on a pipe or wait4";
+    Exit(*processes_.begin()->second, st);
+  }
+  return {done_ ? RunState::kFinished : RunState::kRunnable,
+          absl::ZeroDuration()};
+}
+
+void Sandbox::RunSlice(Process& p, uint64_t budget) {
+  const uint64_t before = p.cpu.instret;
+  const absl::Time t0 = absl::Now();
+  const rv64::Stop stop = p.interp->Run(before + budget);
+  stats_.cpu_time += absl::Now() - t0;
+  stats_.instructions += p.cpu.instret - before;
+  stats_.peak_frames =
+      std::max(stats_.peak_frames, pool_->GetStats().used_frames);
+
+  switch (stop.reason) {
+    case rv64::StopReason::kEcall:
+      ++stats_.syscalls;
+      switch (Syscall(p)) {
+        case SyscallResult::kContinue:
+          break;
+        case SyscallResult::kSleep:
+          p.state = Process::State::kSleeping;
+          break;
+        case SyscallResult::kBlocked:
+          p.state = p.blocked_pipe != nullptr ? Process::State::kBlockedPipe
+                                              : Process::State::kWaiting;
+          break;
+        case SyscallResult::kExit:
+          break;  // Exit() was called
+      }
+      break;
+    case rv64::StopReason::kLimit:
+      break;  // the slice ended; the limit is checked below
+    default: {
       ExitStatus st;
       st.kind = ExitKind::kSignaled;
-      st.signal = kSigKill;
-      st.reason = "deadlock: every process is blocked on a pipe or wait4";
-      Exit(*processes_[root], st);
+      st.signal = stop.Signal();
+      std::string what;
+      if (stop.reason == rv64::StopReason::kFault) {
+        what = absl::StrFormat(
+            "%s fault at 0x%x (%s)", mmu::AccessName(stop.fault.access),
+            stop.fault.address, mmu::FaultReasonName(stop.fault.reason));
+        if (stop.fault.reason == mmu::FaultReason::kMemoryLimit ||
+            stop.fault.reason == mmu::FaultReason::kOutOfMemory) {
+          what = absl::StrFormat("out of memory (--memory=%s)",
+                                 FormatByteSize(options_.memory_bytes));
+        }
+      } else if (stop.reason == rv64::StopReason::kIllegal) {
+        what = absl::StrFormat("illegal instruction 0x%08x", stop.insn_word);
+      } else if (stop.reason == rv64::StopReason::kMisaligned) {
+        what =
+            absl::StrFormat("misaligned atomic access at 0x%x", stop.address);
+      } else {
+        what = rv64::StopReasonName(stop.reason);
+      }
+      st.reason = absl::StrFormat("killed by %s: %s at pc 0x%x",
+                                  SignalName(st.signal), what, p.cpu.pc);
+      Exit(p, st);
+      break;
     }
+  }
+  if (wake_waiters_) WakeWaiters();
+  // After every stop, not only kLimit: a guest whose slices end in
+  // syscalls must not outrun the limit.
+  if (!done_ && InstructionsLeft() == 0) {
+    StopForLimit(
+        kSigXcpu,
+        absl::StrFormat("instruction limit reached (--limit_instructions=%d)",
+                        options_.limit_instructions));
+  }
+  if (!done_ && OverTimeout()) StopForTimeout();
+}
+
+ExitStatus Sandbox::Run() {
+  for (;;) {
+    const RunResult r = RunFor(kSliceInstructions);
+    if (r.state == RunState::kFinished) break;
+    if (r.state == RunState::kIdle) absl::SleepFor(r.wake_in);
   }
   return exit_status_;
 }

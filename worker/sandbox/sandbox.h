@@ -1,10 +1,12 @@
-// Sandbox: one guest program and the processes it forks, run to completion
-// on the calling thread. It owns a FramePool (the sandbox's memory), and per
+// Sandbox: one guest program and the processes it forks. It runs on a
+// FramePool (its own, or one shared with other sandboxes), and owns per
 // process an AddressSpace, a CpuState and an Interpreter; it implements the
 // Linux riscv64 syscall subset (syscalls.cc) and enforces the limits.
 //
-//   Sandbox::Create(options)  validates options, loads the ELF (loader/)
-//   Run()                     runs every process until the first one exits
+//   Sandbox::Create(options, io)   validates options, loads the ELF (loader/)
+//   RunFor(n)                      runs about n instructions, then returns
+//   Run()                          RunFor until the sandbox finishes
+//   TakeSnapshot() / ForkFrom()    snapshots and forks of them (snapshot.h)
 //
 // Processes are scheduled round-robin in slices of instructions; a process
 // blocked in wait4 is skipped until a child exits. There are no threads
@@ -17,7 +19,12 @@
 // (instructions, timeout) or 128 + SIGXFSZ (output), like RLIMIT_CPU and
 // RLIMIT_FSIZE would. `reason` says which, in one line.
 //
-// Thread-safety: not thread-safe; one thread runs a sandbox.
+// Thread-safety: not thread-safe; external synchronisation required. A
+// sandbox is run by one thread at a time (the caller guarantees it: an
+// executor hands a sandbox to one thread per slice); it may move between
+// threads from one RunFor to the next. Sandboxes sharing a FramePool may run
+// on different threads at once (the pool and frame refcounts are
+// thread-safe), and so may forks of one Snapshot.
 #ifndef MEMMGR_WORKER_SANDBOX_SANDBOX_H_
 #define MEMMGR_WORKER_SANDBOX_SANDBOX_H_
 
@@ -25,6 +32,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +54,12 @@ struct SandboxOptions {
   std::vector<std::string> envp;  // exactly the guest's environment
   // Files the guest may open (read-only): guest path -> contents.
   std::map<std::string, std::string> files;
-  uint64_t memory_bytes = 256 << 20;              // frames for all processes
+  // With its own pool: the pool's size. Always: what each address space of
+  // the sandbox may charge (frames it maps, shared ones included, plus page
+  // tables; AddressSpace::Options::limit_pages), and the largest single
+  // writable request (ENOMEM above). On a shared pool the pool bounds the
+  // sum over sandboxes.
+  uint64_t memory_bytes = 256 << 20;
   uint64_t stack_bytes = 8 << 20;                 // RLIMIT_STACK
   uint64_t limit_instructions = 0;                // 0 = none
   uint64_t limit_output_bytes = 0;                // stdout + stderr; 0 = none
@@ -55,7 +68,7 @@ struct SandboxOptions {
   // AT_RANDOM and getrandom: host entropy unless a seed is given.
   bool deterministic_random = false;
   uint64_t random_seed = 0;
-  int numa_node = -1;
+  int numa_node = -1;  // of its own pool; a shared pool is bound already
 };
 
 enum class ExitKind {
@@ -87,30 +100,111 @@ struct SandboxStats {
   uint64_t output_bytes = 0;
 };
 
+// What RunFor() stopped at.
+enum class RunState {
+  kRunnable,           // the budget ran out; call RunFor again
+  kIdle,               // nothing can run for `wake_in` (every process sleeps)
+  kSnapshotRequested,  // a guest asked for a snapshot (memmgr_snapshot()):
+                       // TakeSnapshot() now captures that point
+  kFinished,           // exit_status() is final
+};
+
+struct RunResult {
+  RunState state = RunState::kRunnable;
+  // kIdle: time until the first sleeper wakes (or the timeout, whichever is
+  // first); the caller may park the sandbox that long. Zero otherwise.
+  absl::Duration wake_in;
+};
+
+// What a fork of a snapshot gets of its own (Sandbox::ForkFrom).
+struct ForkOptions {
+  // Required: the fork's stdin/stdout/stderr. Must outlive the fork.
+  GuestIo* io = nullptr;
+  // The guest sees "fork `index` of `count`": memmgr_snapshot() returns
+  // `index` when the snapshot was guest-requested, memmgr_fork_info() both.
+  // 1 <= index <= count <= kMaxForkCount.
+  uint64_t index = 1;
+  uint64_t count = 1;
+  // Per-fork arguments the guest reads with memmgr_fork_arg() (its argv is
+  // frozen on its stack at the snapshot and stays as it was). At most
+  // kMaxForkArgs strings, kMaxForkArgBytes in total.
+  std::vector<std::string> args;
+  // Limits of the fork's own run, counted from the fork point; unset =
+  // the snapshotted sandbox's. (memory_bytes cannot change: it is part of
+  // the frozen address space.)
+  std::optional<uint64_t> limit_instructions;
+  std::optional<uint64_t> limit_output_bytes;
+  std::optional<absl::Duration> timeout;
+};
+
 struct OpenFile;
+class Snapshot;
 
 class Sandbox {
  public:
+  static constexpr uint64_t kMaxForkCount = 1 << 20;
+  static constexpr size_t kMaxForkArgs = 1024;
+  static constexpr size_t kMaxForkArgBytes = 1 << 20;
+
   // The option checks Create() starts with (INVALID_ARGUMENT naming the
   // option), for callers that report bad options apart from bad programs.
   static absl::Status ValidateOptions(const SandboxOptions& options);
   // Validates the options and loads the program: INVALID_ARGUMENT /
-  // FAILED_PRECONDITION with the loader's message for a bad ELF.
-  static absl::StatusOr<std::unique_ptr<Sandbox>> Create(SandboxOptions options,
-                                                         GuestIo* io);
+  // FAILED_PRECONDITION with the loader's message for a bad ELF. `pool`:
+  // the frames to run on, shared with whoever else holds it; nullptr = a
+  // pool of its own, options.memory_bytes large.
+  static absl::StatusOr<std::unique_ptr<Sandbox>> Create(
+      SandboxOptions options, GuestIo* io,
+      std::shared_ptr<mmu::FramePool> pool = nullptr);
   ~Sandbox();
 
-  // Runs until the first process exits or is killed, or a limit is hit.
+  // Runs at most about `max_instructions` guest instructions (all processes
+  // together; a slice may overshoot by one straight-line run inside a page)
+  // and returns what stopped it. Returns at once with kIdle when every live
+  // process sleeps (never sleeps the calling thread; a read of stdin does
+  // block in GuestIo::Read, up to the timeout). The timeout runs from the
+  // first RunFor, in wall-clock time, parked or not. max_instructions 0 is
+  // taken as 1.
+  RunResult RunFor(uint64_t max_instructions);
+  // Runs until the first process exits or is killed, or a limit is hit:
+  // RunFor in slices, sleeping the thread while the sandbox is idle, and
+  // carrying on past snapshot requests (memmgr_snapshot() returns the
+  // sandbox's fork index, 0 for an original).
   ExitStatus Run();
+  bool finished() const { return done_; }
+  // Valid once finished().
+  const ExitStatus& exit_status() const { return exit_status_; }
+
+  // Freezes the sandbox as it is now (see snapshot.h for what is frozen);
+  // it may keep running afterwards. Call between RunFor calls.
+  // FAILED_PRECONDITION for a finished sandbox, more than one process
+  // (children and zombies included), or an open pipe.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> TakeSnapshot();
+  // A new sandbox that resumes where `snapshot` was taken, on the
+  // snapshot's frame pool, with its own address space (a CoW fork of the
+  // snapshot's), interpreter and decode cache. INVALID_ARGUMENT for a null
+  // snapshot or bad ForkOptions. Thread-safe for concurrent calls on one
+  // snapshot.
+  static absl::StatusOr<std::unique_ptr<Sandbox>> ForkFrom(
+      std::shared_ptr<const Snapshot> snapshot, ForkOptions options);
 
   SandboxStats stats() const;
+  const std::shared_ptr<mmu::FramePool>& pool() const { return pool_; }
+  // 0 for a sandbox made by Create(); i for fork i of ForkFrom.
+  uint64_t fork_index() const { return fork_index_; }
 
  private:
   struct Process;
   enum class SyscallResult { kContinue, kBlocked, kSleep, kExit };
 
   Sandbox(SandboxOptions options, GuestIo* io);
-  absl::Status Load();
+  absl::Status Load(std::shared_ptr<mmu::FramePool> pool);
+  // One process's slice of at most `budget` instructions and the stop that
+  // ended it (syscall, fault, limit checks).
+  void RunSlice(Process& p, uint64_t budget);
+  // Instructions the limit still allows (the limit counts from the fork
+  // point); UINT64_MAX without a limit.
+  uint64_t InstructionsLeft() const;
   // One syscall of `p` (a7 and a0..a5 in its registers).
   SyscallResult Syscall(Process& p);
   void Exit(Process& p, ExitStatus status);
@@ -166,6 +260,11 @@ class Sandbox {
   void InvalidateCode(Process& p, uint64_t addr, uint64_t len);
   int64_t SysWait4(Process& p, int64_t pid, uint64_t status, int64_t options,
                    uint64_t rusage, SyscallResult* result);
+  // snapshot.cc: the memmgr syscalls (docs/worker-execution.md).
+  int64_t SysMemmgrSnapshot(Process& p, uint64_t flags);
+  int64_t SysMemmgrForkInfo(Process& p, uint64_t info, uint64_t size);
+  int64_t SysMemmgrForkArg(Process& p, uint64_t index, uint64_t buf,
+                           uint64_t len);
 
   // Copies for syscalls: false (the caller returns -EFAULT) on a bad pointer.
   bool CopyIn(Process& p, uint64_t va, void* dst, uint64_t len);
@@ -178,7 +277,8 @@ class Sandbox {
 
   SandboxOptions options_;
   GuestIo* const io_;
-  std::unique_ptr<mmu::FramePool> pool_;
+  // Declared before every address space: the pool outlives them.
+  std::shared_ptr<mmu::FramePool> pool_;
   std::shared_ptr<const mmu::GuestImage> image_;
   // options_.files as images: every open and mmap shares one copy.
   std::map<std::string, std::shared_ptr<const mmu::GuestImage>> files_;
@@ -187,9 +287,23 @@ class Sandbox {
   bool done_ = false;
   bool wake_waiters_ = false;  // a process exited since the last WakeWaiters
   ExitStatus exit_status_;
+  bool started_ = false;  // start_ is set (the first RunFor)
   absl::Time start_;
+  int64_t next_to_run_ = 0;  // round-robin cursor: the lowest pid to run next
   uint64_t rng_state_ = 0;
   SandboxStats stats_;
+  // The limits count from here: zero for an original, the snapshot's
+  // totals for a fork (whose stats_ start at the snapshot's).
+  uint64_t instructions_base_ = 0;
+  uint64_t output_base_ = 0;
+  // Snapshots and forks (snapshot.cc).
+  bool snapshot_requested_ = false;  // set by memmgr_snapshot() in Syscall
+  // RunFor last returned kSnapshotRequested and nothing ran since: a
+  // snapshot taken now is at the guest's request point.
+  bool at_snapshot_request_ = false;
+  uint64_t fork_index_ = 0;
+  uint64_t fork_count_ = 0;
+  std::vector<std::string> fork_args_;
   mmu::MmuStats retired_mmu_;
   uint64_t retired_decoded_ = 0;
 };

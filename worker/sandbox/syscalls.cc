@@ -68,6 +68,11 @@ enum Sysno : uint64_t {
   kPrlimit64 = 261,
   kGetrandom = 278,
   kRseq = 293,
+  // memmgr's own (docs/worker-execution.md, tests/guest/include/
+  // memmgr_guest.h): far above Linux's numbers, which end below 500.
+  kMemmgrSnapshot = 0x4d4d0,
+  kMemmgrForkInfo = 0x4d4d1,
+  kMemmgrForkArg = 0x4d4d2,
 };
 
 constexpr int64_t kAtFdcwd = -100;
@@ -130,7 +135,9 @@ int64_t Sandbox::EmitOutput(Process& p, int fd, absl::string_view data) {
   uint64_t allowed = data.size();
   bool over = false;
   if (options_.limit_output_bytes > 0) {
-    const uint64_t room = options_.limit_output_bytes - stats_.output_bytes;
+    // Counted from the fork point (output_base_ is 0 for an original).
+    const uint64_t room =
+        options_.limit_output_bytes - (stats_.output_bytes - output_base_);
     if (allowed > room) {
       allowed = room;
       over = true;
@@ -314,6 +321,15 @@ Sandbox::SyscallResult Sandbox::Syscall(Process& p) {
       break;
     case kGetrandom:
       ret = SysGetrandom(p, a0, a1, a2);
+      break;
+    case kMemmgrSnapshot:
+      ret = SysMemmgrSnapshot(p, a0);
+      break;
+    case kMemmgrForkInfo:
+      ret = SysMemmgrForkInfo(p, a0, a1);
+      break;
+    case kMemmgrForkArg:
+      ret = SysMemmgrForkArg(p, a0, a1, a2);
       break;
     default:
       ++stats_.unknown_syscalls[nr];
