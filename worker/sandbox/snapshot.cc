@@ -32,11 +32,8 @@ Snapshot::~Snapshot() = default;
 
 absl::StatusOr<std::unique_ptr<mmu::AddressSpace>> Snapshot::ForkAddressSpace()
     const {
-  // AddressSpace::Fork() writes to the parent (ptes write-protected,
-  // refcounts, TLB flush): one fork at a time. The frozen address space is
-  // never run, so nothing else touches it.
-  MutexLock lock(&fork_mu_);
-  return as_->Fork();
+  // Only reads the frozen address space: safe from any number of threads.
+  return as_->ForkFrozen();
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
@@ -88,10 +85,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
   snap->next_pid_ = next_pid_;
   snap->stats_ = stats();
   snap->resident_pages_ = (*as)->GetStats().rss_pages;
-  {
-    MutexLock lock(&snap->fork_mu_);
-    snap->as_ = std::move(*as);
-  }
+  snap->as_ = std::move(*as);
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 

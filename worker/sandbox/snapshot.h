@@ -28,13 +28,11 @@
 // so the snapshot, the sandbox it came from and every other fork may be
 // destroyed in any order.
 //
-// Thread-safety: immutable after TakeSnapshot returns, except for the
-// address space, which AddressSpace::Fork() mutates (it write-protects ptes,
-// bumps refcounts and flushes the TLB): ForkAddressSpace serialises that
-// with fork_mu_, so ForkFrom may be called from many threads on one
-// snapshot. fork_mu_ is a leaf lock (nothing else is taken under it but the
-// FramePool's own locks, which are leaves too). When the MMU offers a const,
-// thread-safe fork of shared page-table nodes, the lock can go.
+// Thread-safety: immutable after TakeSnapshot returns. Forking the frozen
+// address space (AddressSpace::ForkFrozen) only reads it: its page tables
+// are shared copy-on-write with every fork and never written while shared,
+// so ForkFrom may be called from many threads on one snapshot without a
+// lock.
 #ifndef MEMMGR_WORKER_SANDBOX_SNAPSHOT_H_
 #define MEMMGR_WORKER_SANDBOX_SNAPSHOT_H_
 
@@ -43,10 +41,8 @@
 #include <memory>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/mutex.h"
 #include "worker/mmu/address_space.h"
 #include "worker/mmu/frame_pool.h"
 #include "worker/sandbox/process.h"
@@ -92,9 +88,8 @@ class Snapshot {
   SandboxStats stats_;
   uint64_t resident_pages_ = 0;
 
-  // The one mutable member: see the header comment.
-  mutable Mutex fork_mu_;
-  std::unique_ptr<mmu::AddressSpace> as_ ABSL_GUARDED_BY(fork_mu_);
+  // Never run and never changed once TakeSnapshot has set it.
+  std::unique_ptr<const mmu::AddressSpace> as_;
 };
 
 }  // namespace memmgr::sandbox
