@@ -97,6 +97,10 @@ absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Create(
   if (!IsPageAligned(options.mmap_min_addr)) {
     return absl::InvalidArgumentError("mmap_min_addr must be page aligned");
   }
+  if (options.memcg != nullptr && options.limit_pages != 0) {
+    return absl::InvalidArgumentError(
+        "limit_pages and a memcg are exclusive: the memcg's limit applies");
+  }
   if (options.max_vmas < 1) {
     return absl::InvalidArgumentError("max_vmas must be at least 1");
   }
@@ -126,7 +130,30 @@ AddressSpace::AddressSpace(FramePool* pool, Options options)
 }
 
 // The page table's destructor drops every table and frame reference.
-AddressSpace::~AddressSpace() = default;
+AddressSpace::~AddressSpace() {
+  if (options_.memcg != nullptr) {
+    options_.memcg->Charge(-static_cast<int64_t>(charged_));
+  }
+}
+
+bool AddressSpace::OverLimit(uint64_t extra) {
+  if (options_.memcg != nullptr) {
+    const uint64_t local = LocalPages();
+    return options_.memcg->WouldExceed(local > charged_ ? local - charged_ : 0,
+                                       extra);
+  }
+  return options_.limit_pages != 0 &&
+         LocalPages() + extra > options_.limit_pages;
+}
+
+void AddressSpace::SyncCharge() {
+  if (options_.memcg == nullptr) return;
+  const uint64_t local = LocalPages();
+  if (local == charged_) return;
+  options_.memcg->Charge(static_cast<int64_t>(local) -
+                         static_cast<int64_t>(charged_));
+  charged_ = local;
+}
 
 bool AddressSpace::Fail(GuestAddr va, Access access, FaultReason reason,
                         FaultClass c, Fault* fault) {
@@ -140,6 +167,7 @@ bool AddressSpace::Fail(GuestAddr va, Access access, FaultReason reason,
 void AddressSpace::AddRss(int64_t delta) {
   rss_pages_ += delta;
   if (rss_pages_ > peak_rss_pages_) peak_rss_pages_ = rss_pages_;
+  SyncCharge();
 }
 
 bool AddressSpace::AccessSlow(GuestAddr va, void* data, uint64_t size,
@@ -270,14 +298,14 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   // reading untouched memory maps only the zero page, but each new table
   // costs host memory. Up to three levels may be needed. (Copying a shared
   // table replaces one already charged.)
-  if (!page_table_.Covers(va) && options_.limit_pages != 0 &&
-      ChargedPages() + 3 > options_.limit_pages) {
+  if (!page_table_.Covers(va) && OverLimit(3)) {
     Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
          fault);
     return nullptr;
   }
   // From here on the pte changes: it must live in tables of our own.
   Pte* ptep = page_table_.FindForWrite(va);
+  SyncCharge();  // new tables
   Pte pte = *ptep;
   if (pte.is_swap()) {
     Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
@@ -309,7 +337,7 @@ Pte AddressSpace::NotifyCodeWrite(GuestAddr va, Pte* ptep) {
 
 Pfn AddressSpace::AllocPrivateFrame(GuestAddr va, Access access, bool zero,
                                     Fault* fault) {
-  if (options_.limit_pages != 0 && ChargedPages() >= options_.limit_pages) {
+  if (OverLimit(1)) {
     Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
          fault);
     return kNoPfn;
@@ -464,16 +492,24 @@ bool AddressSpace::ZeroGuest(GuestAddr va, uint64_t len, Fault* fault) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork() {
+absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork(
+    std::shared_ptr<MemCgroup> memcg) {
   // Our tables become shared: no write entry may survive in our TLB (the
   // next write takes the slow path, which copies the path it writes below).
   // Read and exec entries stay valid: the frames do not change.
   tlb_.DropWriteEntries();
-  return ForkFrozen();
+  return ForkFrozen(std::move(memcg));
 }
 
-absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::ForkFrozen() const {
-  std::unique_ptr<AddressSpace> child(new AddressSpace(pool_, options_));
+absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::ForkFrozen(
+    std::shared_ptr<MemCgroup> memcg) const {
+  Options options = options_;
+  if (memcg != nullptr) {
+    options.memcg = std::move(memcg);
+    options.limit_pages = 0;
+  }
+  std::unique_ptr<AddressSpace> child(
+      new AddressSpace(pool_, std::move(options)));
   child->mmap_base_ = mmap_base_;
   child->brk_base_ = brk_base_;
   child->brk_ = brk_;
@@ -483,6 +519,7 @@ absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::ForkFrozen() const {
   // (harmless) notifications for pages it never decoded.
   child->page_table_.Share(page_table_);
   child->rss_pages_ = child->peak_rss_pages_ = rss_pages_;
+  child->SyncCharge();
   return child;
 }
 
@@ -534,6 +571,7 @@ uint64_t AddressSpace::CountResidentForTest() const {
 void AddressSpace::SetSwapPteForTest(GuestAddr va, uint64_t swap_value) {
   ZapRange(PageDown(va), PageDown(va) + kPageSize);
   *page_table_.FindForWrite(va) = Pte::SwapEntry(swap_value);
+  SyncCharge();
 }
 
 }  // namespace memmgr::mmu

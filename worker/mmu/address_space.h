@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "worker/mmu/frame_pool.h"
+#include "worker/mmu/mem_cgroup.h"
 #include "worker/mmu/mmu_stats.h"
 #include "worker/mmu/mmu_types.h"
 #include "worker/mmu/page_table.h"
@@ -79,6 +80,10 @@ class AddressSpace {
     uint64_t max_vmas = 65530;          // vm.max_map_count
     uint64_t limit_pages =
         0;  // memcg-like limit on frames + page tables; 0 = none
+    // A budget shared with other address spaces (mem_cgroup.h): charged
+    // with this address space's frames and tables, its limit applies.
+    // When set, limit_pages must be 0.
+    std::shared_ptr<MemCgroup> memcg;
     uint64_t stack_limit = 8 << 20;    // RLIMIT_STACK for grows-down vmas
     uint32_t tlb_entries = 1024;       // initial size: power of two >= 256
     uint32_t tlb_max_entries = 65536;  // grows up to this (power of two)
@@ -194,13 +199,18 @@ class AddressSpace {
 
   // fork(): a child address space sharing everything copy-on-write. Only
   // the root page table is copied (see page_table.h): the cost does not
-  // depend on how much is mapped. Flushes this address space's TLB (its
-  // tables are shared from now on).
-  absl::StatusOr<std::unique_ptr<AddressSpace>> Fork();
+  // depend on how much is mapped. Drops this address space's TLB write
+  // entries (its tables are shared from now on). The child charges `memcg`,
+  // or this address space's memcg when null (a guest fork stays in its
+  // sandbox's budget); its starting charge is everything it maps, even
+  // beyond the limit (the next allocation then fails).
+  absl::StatusOr<std::unique_ptr<AddressSpace>> Fork(
+      std::shared_ptr<MemCgroup> memcg = nullptr);
   // Fork of an address space that nobody runs or changes any more (a
   // snapshot's): it does not touch this one at all, so any number of
   // threads may call it at once.
-  absl::StatusOr<std::unique_ptr<AddressSpace>> ForkFrozen() const;
+  absl::StatusOr<std::unique_ptr<AddressSpace>> ForkFrozen(
+      std::shared_ptr<MemCgroup> memcg = nullptr) const;
 
   // ---- Decode-cache coherence (worker/rv64/decode_cache.h) ----
   // MarkCode flags the present pte of `va`'s page (no-op if not present) and
@@ -286,10 +296,13 @@ class AddressSpace {
   // A frame for a new private page, charged against limit_pages.
   Pfn AllocPrivateFrame(GuestAddr va, Access access, bool zero, Fault* fault);
   void CountFault(FaultClass c) { ++faults_[static_cast<int>(c)]; }
-  // What limit_pages limits: resident frames plus page-table pages.
-  uint64_t ChargedPages() const {
-    return rss_pages_ + page_table_.table_pages();
-  }
+  // What a limit limits: resident frames plus page-table pages.
+  uint64_t LocalPages() const { return rss_pages_ + page_table_.table_pages(); }
+  // Would `extra` more pages pass limit_pages or the memcg's limit?
+  bool OverLimit(uint64_t extra);
+  // Brings the memcg's charge in line with LocalPages(). Called after
+  // every change of the rss or the table count.
+  void SyncCharge();
   void AddRss(int64_t delta);
 
   // Drops the ptes in [start, end): frames are put, tables freed, the TLB
@@ -325,6 +338,7 @@ class AddressSpace {
   std::array<uint64_t, kFaultClassCount> faults_{};
   uint64_t rss_pages_ = 0;
   uint64_t peak_rss_pages_ = 0;
+  uint64_t charged_ = 0;  // pages charged to options_.memcg so far
 };
 
 }  // namespace memmgr::mmu

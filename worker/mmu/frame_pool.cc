@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/byte_size.h"
@@ -163,22 +164,18 @@ uint64_t FramePool::ZeroBatch() {
   uint32_t n = 0;
   {
     MutexLock g(&free_mu_);
-    if (free_list_.empty()) return 0;
-    const uint32_t want =
-        static_cast<uint32_t>(std::min<size_t>(kCacheBatch, free_list_.size()));
-    // Take the frames out of the free count while they are off every list,
-    // so no allocation counts on them; and only while well above the high
-    // watermark, so the zeroer never makes an allocation fail.
-    uint64_t free = free_frames_.load(std::memory_order_relaxed);
-    do {
-      if (free < watermarks_.high + 2 * kCacheBatch + want) return 0;
-    } while (!free_frames_.compare_exchange_weak(free, free - want,
-                                                 std::memory_order_acquire,
-                                                 std::memory_order_relaxed));
-    while (n < want) {
+    // Only while well above the high watermark: the frames in our hands
+    // stay counted as free (the count is exact), and an allocation that
+    // finds every list empty waits for them (AllocFromShards).
+    if (free_list_.empty() || free_frames_.load(std::memory_order_relaxed) <
+                                  watermarks_.high + 3 * kCacheBatch) {
+      return 0;
+    }
+    while (n < kCacheBatch && !free_list_.empty()) {
       batch[n++] = free_list_.back();
       free_list_.pop_back();
     }
+    zeroing_ += n;
   }
   for (uint32_t i = 0; i < n; ++i) {
     std::memset(FrameAddress(batch[i]), 0, kPageSize);
@@ -186,10 +183,10 @@ uint64_t FramePool::ZeroBatch() {
   {
     MutexLock g(&free_mu_);
     for (uint32_t i = 0; i < n; ++i) zeroed_list_.push_back(batch[i]);
+    zeroing_ -= n;
   }
   zeroed_free_.fetch_add(n, std::memory_order_relaxed);
   background_zeroed_.fetch_add(n, std::memory_order_relaxed);
-  free_frames_.fetch_add(n, std::memory_order_release);
   return n;
 }
 
@@ -281,7 +278,18 @@ Pfn FramePool::AllocFromShards(bool want_zero, bool* zero) {
         return shard.frames[--shard.count];
       }
     }
-    // Our reserved frame sits in another thread's cache.
+    // Our reserved frame sits in another thread's cache, or in the
+    // zeroer's hands for a moment.
+    bool zeroing;
+    {
+      MutexLock g(&free_mu_);
+      zeroing = zeroing_ > 0;
+    }
+    if (zeroing) {
+      std::this_thread::yield();
+      --attempt;
+      continue;
+    }
     MEMMGR_CHECK(attempt < 1000)
         << "free frame count says a frame exists but no list has one";
     DrainAllShards();

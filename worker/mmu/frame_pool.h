@@ -176,6 +176,9 @@ class FramePool {
   std::vector<Pfn> free_list_ ABSL_GUARDED_BY(free_mu_);    // dirty
   std::vector<Pfn> zeroed_list_ ABSL_GUARDED_BY(free_mu_);  // known zero
   bool zeroer_stop_ ABSL_GUARDED_BY(free_mu_) = false;
+  // Free frames the zeroer has taken off the dirty list and not yet put on
+  // the zeroed one (still counted in free_frames_).
+  uint32_t zeroing_ ABSL_GUARDED_BY(free_mu_) = 0;
   CondVar zeroer_cv_;  // with free_mu_: wakes the zeroer (stop, or work)
   std::thread zeroer_;
 

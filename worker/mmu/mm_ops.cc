@@ -376,7 +376,7 @@ void AddressSpace::ZapRange(GuestAddr start, GuestAddr end) {
   // Swap entries go with their ptes; the remote-swap layer will hook into
   // PageTable::DropPte to free the slots (swap_free).
   const uint64_t frames = page_table_.Zap(start, end);
-  AddRss(-static_cast<int64_t>(frames));
+  AddRss(-static_cast<int64_t>(frames));  // also syncs freed tables
   tlb_.FlushRange(start, end);
 }
 

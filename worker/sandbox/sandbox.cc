@@ -119,8 +119,10 @@ absl::Status Sandbox::Load(std::shared_ptr<mmu::FramePool> pool) {
   image->bytes = std::move(options_.program);
   image_ = image;
 
+  memcg_ =
+      std::make_shared<mmu::MemCgroup>(options_.memory_bytes / mmu::kPageSize);
   mmu::AddressSpace::Options as_options;
-  as_options.limit_pages = options_.memory_bytes / mmu::kPageSize;
+  as_options.memcg = memcg_;
   as_options.stack_limit = options_.stack_bytes;
   auto as = mmu::AddressSpace::Create(pool_.get(), as_options);
   if (!as.ok()) return as.status();
@@ -325,10 +327,18 @@ void Sandbox::RunSlice(Process& p, uint64_t budget) {
         what = absl::StrFormat(
             "%s fault at 0x%x (%s)", mmu::AccessName(stop.fault.access),
             stop.fault.address, mmu::FaultReasonName(stop.fault.reason));
-        if (stop.fault.reason == mmu::FaultReason::kMemoryLimit ||
-            stop.fault.reason == mmu::FaultReason::kOutOfMemory) {
+        if (stop.fault.reason == mmu::FaultReason::kMemoryLimit) {
           what = absl::StrFormat("out of memory (--memory=%s)",
                                  FormatByteSize(options_.memory_bytes));
+        } else if (stop.fault.reason == mmu::FaultReason::kOutOfMemory) {
+          // The frame pool itself is exhausted: with a pool of its own the
+          // same limit; on a shared pool (a worker), the node's memory.
+          const mmu::FramePool::Stats ps = pool_->GetStats();
+          what = absl::StrFormat(
+              "out of memory (frame pool of %s exhausted: %d free frames, "
+              "min watermark %d)",
+              FormatByteSize(ps.total_frames * mmu::kPageSize), ps.free_frames,
+              pool_->watermarks().min);
         }
       } else if (stop.reason == rv64::StopReason::kIllegal) {
         what = absl::StrFormat("illegal instruction 0x%08x", stop.insn_word);

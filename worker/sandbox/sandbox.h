@@ -54,11 +54,11 @@ struct SandboxOptions {
   std::vector<std::string> envp;  // exactly the guest's environment
   // Files the guest may open (read-only): guest path -> contents.
   std::map<std::string, std::string> files;
-  // With its own pool: the pool's size. Always: what each address space of
-  // the sandbox may charge (frames it maps, shared ones included, plus page
-  // tables; AddressSpace::Options::limit_pages), and the largest single
-  // writable request (ENOMEM above). On a shared pool the pool bounds the
-  // sum over sandboxes.
+  // With its own pool: the pool's size. Always: the sandbox's memory
+  // limit, one budget for all its processes (an mmu::MemCgroup: the frames
+  // they map, shared ones counted for each, plus page tables), and the
+  // largest single writable request (ENOMEM above). On a shared pool the
+  // pool bounds the sum over sandboxes.
   uint64_t memory_bytes = 256 << 20;
   uint64_t stack_bytes = 8 << 20;                 // RLIMIT_STACK
   uint64_t limit_instructions = 0;                // 0 = none
@@ -130,8 +130,11 @@ struct ForkOptions {
   // kMaxForkArgs strings, kMaxForkArgBytes in total.
   std::vector<std::string> args;
   // Limits of the fork's own run, counted from the fork point; unset =
-  // the snapshotted sandbox's. (memory_bytes cannot change: it is part of
-  // the frozen address space.)
+  // the snapshotted sandbox's. memory_bytes is the fork's own budget (its
+  // own MemCgroup); it starts charged with everything the snapshot maps,
+  // so it must be at least that (else RESOURCE_EXHAUSTED) and at least
+  // 1 MiB.
+  std::optional<uint64_t> memory_bytes;
   std::optional<uint64_t> limit_instructions;
   std::optional<uint64_t> limit_output_bytes;
   std::optional<absl::Duration> timeout;
@@ -189,6 +192,9 @@ class Sandbox {
       std::shared_ptr<const Snapshot> snapshot, ForkOptions options);
 
   SandboxStats stats() const;
+  // Pages charged to the sandbox's budget now, and its limit.
+  uint64_t memory_usage_pages() const { return memcg_->usage_pages(); }
+  uint64_t memory_limit_pages() const { return memcg_->limit_pages(); }
   const std::shared_ptr<mmu::FramePool>& pool() const { return pool_; }
   // 0 for a sandbox made by Create(); i for fork i of ForkFrom.
   uint64_t fork_index() const { return fork_index_; }
@@ -279,6 +285,8 @@ class Sandbox {
   GuestIo* const io_;
   // Declared before every address space: the pool outlives them.
   std::shared_ptr<mmu::FramePool> pool_;
+  // The sandbox's memory budget, charged by every process's address space.
+  std::shared_ptr<mmu::MemCgroup> memcg_;
   std::shared_ptr<const mmu::GuestImage> image_;
   // options_.files as images: every open and mmap shares one copy.
   std::map<std::string, std::shared_ptr<const mmu::GuestImage>> files_;

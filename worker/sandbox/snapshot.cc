@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/byte_size.h"
 #include "common/status_util.h"
 #include "worker/sandbox/process.h"
 
@@ -30,10 +31,10 @@ static_assert(sizeof(GuestForkInfo) == 24);
 
 Snapshot::~Snapshot() = default;
 
-absl::StatusOr<std::unique_ptr<mmu::AddressSpace>> Snapshot::ForkAddressSpace()
-    const {
+absl::StatusOr<std::unique_ptr<mmu::AddressSpace>> Snapshot::ForkAddressSpace(
+    std::shared_ptr<mmu::MemCgroup> memcg) const {
   // Only reads the frozen address space: safe from any number of threads.
-  return as_->ForkFrozen();
+  return as_->ForkFrozen(std::move(memcg));
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
@@ -65,7 +66,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
     return absl::FailedPreconditionError(
         "snapshot: the process is blocked in a syscall");
   }
-  auto as = p.as->Fork();
+  // The frozen copy gets a budget of its own (accounting only): it must not
+  // eat into the sandbox's, which keeps running.
+  auto as = p.as->Fork(std::make_shared<mmu::MemCgroup>(0));
   if (!as.ok()) return as.status();
 
   std::shared_ptr<Snapshot> snap(new Snapshot());
@@ -85,6 +88,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
   snap->next_pid_ = next_pid_;
   snap->stats_ = stats();
   snap->resident_pages_ = (*as)->GetStats().rss_pages;
+  snap->charged_pages_ =
+      snap->resident_pages_ + (*as)->GetStats().page_table_pages;
   snap->as_ = std::move(*as);
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
@@ -117,11 +122,27 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::ForkFrom(
   if (fork.timeout.has_value() && *fork.timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("fork: timeout must not be negative");
   }
-
-  auto as = snapshot->ForkAddressSpace();
+  SandboxOptions options = snapshot->options_;
+  if (fork.memory_bytes.has_value()) {
+    if (*fork.memory_bytes < (1 << 20)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("fork: memory %s is below the minimum of 1M",
+                          FormatByteSize(*fork.memory_bytes)));
+    }
+    options.memory_bytes = *fork.memory_bytes;
+  }
+  const uint64_t limit_pages = options.memory_bytes / mmu::kPageSize;
+  if (snapshot->charged_pages_ > limit_pages) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "fork: the snapshot maps %s (frames and page tables), more than the "
+        "fork's memory limit of %s",
+        FormatByteSize(snapshot->charged_pages_ * mmu::kPageSize),
+        FormatByteSize(options.memory_bytes)));
+  }
+  auto memcg = std::make_shared<mmu::MemCgroup>(limit_pages);
+  auto as = snapshot->ForkAddressSpace(memcg);
   if (!as.ok()) return as.status();
 
-  SandboxOptions options = snapshot->options_;
   if (fork.limit_instructions.has_value()) {
     options.limit_instructions = *fork.limit_instructions;
   }
@@ -131,6 +152,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::ForkFrom(
   if (fork.timeout.has_value()) options.timeout = *fork.timeout;
   std::unique_ptr<Sandbox> sb(new Sandbox(std::move(options), fork.io));
   sb->pool_ = snapshot->pool_;
+  sb->memcg_ = std::move(memcg);
   sb->image_ = snapshot->image_;
   sb->files_ = snapshot->files_;
   sb->rng_state_ = snapshot->rng_state_;

@@ -71,8 +71,10 @@ class Snapshot {
   friend class Sandbox;
   Snapshot() = default;
 
-  // A CoW child of the frozen address space, for one fork. Thread-safe.
-  absl::StatusOr<std::unique_ptr<mmu::AddressSpace>> ForkAddressSpace() const;
+  // A CoW child of the frozen address space, for one fork, charging
+  // `memcg`. Thread-safe.
+  absl::StatusOr<std::unique_ptr<mmu::AddressSpace>> ForkAddressSpace(
+      std::shared_ptr<mmu::MemCgroup> memcg) const;
 
   // Declared first, destroyed last: the address space below lives in it.
   std::shared_ptr<mmu::FramePool> pool_;
@@ -87,6 +89,8 @@ class Snapshot {
   int64_t next_pid_ = 0;
   SandboxStats stats_;
   uint64_t resident_pages_ = 0;
+  // What a fork starts charged with: resident frames + page tables.
+  uint64_t charged_pages_ = 0;
 
   // Never run and never changed once TakeSnapshot has set it.
   std::unique_ptr<const mmu::AddressSpace> as_;

@@ -743,5 +743,57 @@ TEST_F(AddressSpaceTest, ForkDropsTheParentsWriteEntriesAndKeepsItsReadOnes) {
   EXPECT_EQ(Faults(FaultClass::kCowCopy), 1u);
 }
 
+TEST_F(AddressSpaceTest, AMemCgroupLimitsTheSumOfItsAddressSpaces) {
+  auto memcg = std::make_shared<MemCgroup>(64);
+  AddressSpace::Options o;
+  o.memcg = memcg;
+  mm_ = NewMm(o);
+  MapFixed(kBase, 64 * kPageSize, kProtRead | kProtWrite);
+  Fault f;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(mm_->Write<uint8_t>(kBase + i * kPageSize, 1, &f));
+  }
+  const uint64_t parent = memcg->usage_pages();
+  EXPECT_EQ(parent, 20u + mm_->GetStats().page_table_pages);
+  // A guest fork stays in the budget, charged with everything it maps.
+  auto child = mm_->Fork();
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(memcg->usage_pages(), 2 * parent);
+  // 64 pages in all: the child gets what is left, then the memcg OOM.
+  int written = 0;
+  for (int i = 20; i < 64; ++i) {
+    if (!(*child)->Write<uint8_t>(kBase + i * kPageSize, 1, &f)) break;
+    ++written;
+  }
+  EXPECT_EQ(f.reason, FaultReason::kMemoryLimit);
+  EXPECT_EQ(memcg->usage_pages(), 64u);
+  EXPECT_EQ(static_cast<uint64_t>(written), 64 - 2 * parent);
+  EXPECT_GT(memcg->limit_hits(), 0u);
+  EXPECT_FALSE(mm_->Write<uint8_t>(kBase + 63 * kPageSize, 1, &f))
+      << "the parent shares the exhausted budget";
+  // Freeing in one lets the other go on.
+  child->reset();
+  EXPECT_EQ(memcg->usage_pages(), parent);
+  EXPECT_TRUE(mm_->Write<uint8_t>(kBase + 63 * kPageSize, 1, &f));
+  // A fork with a budget of its own starts charged with what it maps.
+  auto other = std::make_shared<MemCgroup>(0);
+  auto frozen = mm_->ForkFrozen(other);
+  ASSERT_TRUE(frozen.ok());
+  EXPECT_EQ(other->usage_pages(), memcg->usage_pages());
+  frozen->reset();
+  EXPECT_EQ(other->usage_pages(), 0u);
+  EXPECT_EQ(other->peak_pages(), memcg->usage_pages());
+  mm_.reset();
+  EXPECT_EQ(memcg->usage_pages(), 0u);
+}
+
+TEST_F(AddressSpaceTest, LimitPagesAndAMemCgroupAreExclusive) {
+  AddressSpace::Options o;
+  o.memcg = std::make_shared<MemCgroup>(10);
+  o.limit_pages = 10;
+  EXPECT_EQ(AddressSpace::Create(pool_.get(), o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace memmgr::mmu

@@ -135,6 +135,21 @@ TEST(SandboxTest, MemoryLimitKillsWithSigkill) {
   EXPECT_THAT(r.status.reason, HasSubstr("out of memory"));
 }
 
+TEST(SandboxTest, ProcessesShareOneMemoryBudget) {
+  // A child holds 12 MiB while the parent touches 12 MiB more: over a
+  // 16 MiB sandbox together, though each process alone is under it.
+  SandboxOptions o = Options("forkhog");
+  o.memory_bytes = 16 << 20;
+  Result r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.ShellStatus(), 137) << r.status.reason;
+  EXPECT_THAT(r.status.reason, HasSubstr("out of memory"));
+  o = Options("forkhog");
+  o.memory_bytes = 40 << 20;
+  r = RunGuest(std::move(o));
+  EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
+  EXPECT_EQ(r.out, "both hold 12 MiB\n");
+}
+
 TEST(SandboxTest, OneRequestLargerThanTheMemoryFailsWithEnomem) {
   // Like Linux's overcommit heuristic: no single writable mapping (or brk)
   // larger than the sandbox's memory; malloc sees ENOMEM, nothing dies.

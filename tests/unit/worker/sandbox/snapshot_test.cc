@@ -361,7 +361,7 @@ TEST(SnapshotTest, MemoryLimitKillsOnlyTheForkThatExceedsIt) {
   ASSERT_NE(pool, nullptr);
   const uint64_t baseline = UsedFrames(*pool);
   SandboxOptions o = Options("hog", {"2"});
-  o.memory_bytes = 32 << 20;  // per address space; the pool has 256 MiB
+  o.memory_bytes = 32 << 20;  // per fork; the pool has 256 MiB
   StringIo io;
   auto sb = Create(std::move(o), &io, pool);
   ASSERT_NE(sb, nullptr);
@@ -398,6 +398,48 @@ TEST(SnapshotTest, MemoryLimitKillsOnlyTheForkThatExceedsIt) {
   snap.reset();
   sb.reset();
   EXPECT_EQ(UsedFrames(*pool), baseline);
+}
+
+TEST(SnapshotTest, AForkCanHaveAMemoryBudgetOfItsOwn) {
+  auto pool = MakePool(256 << 20);  // a worker's memory
+  ASSERT_NE(pool, nullptr);
+  SandboxOptions o = Options("hog", {"2"});
+  o.memory_bytes = 32 << 20;
+  StringIo io;
+  auto sb = Create(std::move(o), &io, pool);
+  ASSERT_NE(sb, nullptr);
+  ASSERT_EQ(RunUntilEvent(*sb), RunState::kSnapshotRequested);
+  const uint64_t before = sb->memory_usage_pages();
+  auto snap = Snap(*sb);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(sb->memory_usage_pages(), before)
+      << "the snapshot is not charged to the sandbox it came from";
+
+  // Fork 2 hogs 64 MiB, more than 32 MiB: with a 128 MiB budget of its
+  // own it survives (the probe then exits 6 instead of being killed).
+  StringIo big_io;
+  ForkOptions f;
+  f.io = &big_io;
+  f.index = 2;
+  f.count = 2;
+  f.memory_bytes = 128 << 20;
+  auto big = Sandbox::ForkFrom(snap, f);
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ((*big)->memory_limit_pages(), (128u << 20) / 4096);
+  EXPECT_GE((*big)->memory_usage_pages(), snap->resident_pages())
+      << "a fork starts charged with what the snapshot maps";
+  EXPECT_EQ(RunToEnd(**big).ShellStatus(), 6) << (*big)->exit_status().reason;
+
+  // A budget smaller than what the snapshot already maps cannot work.
+  f.memory_bytes = (snap->resident_pages() / 2) * 4096;
+  if (*f.memory_bytes >= (1 << 20)) {
+    auto small = Sandbox::ForkFrom(snap, f);
+    EXPECT_EQ(small.status().code(), absl::StatusCode::kResourceExhausted)
+        << small.status();
+  }
+  f.memory_bytes = 4096;
+  EXPECT_EQ(Sandbox::ForkFrom(snap, f).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SnapshotTest, SnapshotOfAFinishedSandboxIsFailedPrecondition) {

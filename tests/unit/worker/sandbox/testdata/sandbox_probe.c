@@ -103,6 +103,30 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (!strcmp(mode, "forkhog")) {  // two processes, one memory budget
+    // The child touches 12 MiB and says so; the parent then touches 12 MiB
+    // while the child still holds its pages. With --memory=16M the parent
+    // runs out (the budget is the sandbox's, not each process's).
+    int ready[2], hold[2];
+    if (pipe(ready) != 0 || pipe(hold) != 0) return 5;
+    pid_t pid = fork();
+    if (pid == 0) {
+      volatile char* p = malloc(12 << 20);
+      if (p == NULL) _exit(3);
+      for (size_t i = 0; i < (12 << 20); i += 4096) p[i] = 1;
+      char c = 'r';
+      write(ready[1], &c, 1);
+      read(hold[0], &c, 1);  // until the parent exits
+      _exit(0);
+    }
+    char c;
+    if (read(ready[0], &c, 1) != 1) return 6;
+    volatile char* p = malloc(12 << 20);
+    if (p == NULL) return 3;
+    for (size_t i = 0; i < (12 << 20); i += 4096) p[i] = 1;
+    printf("both hold 12 MiB\n");
+    return 0;
+  }
   if (!strcmp(mode, "bigalloc")) {  // one request larger than the memory
     void* p = malloc((size_t)64 << 20);
     printf("malloc %s errno %d\n", p == NULL ? "null" : "ok", errno);
