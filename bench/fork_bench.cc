@@ -25,6 +25,13 @@
 //   forks/s         ForkFrozen() + one page written + destroy, in a loop for
 //                   --forks_seconds from one 64 MiB address space, on one
 //                   thread and on two.
+//   sandbox fork    the whole guest fork: tests/guest/bench_fork (a static
+//                   RV64 glibc program, --guest) touches SIZE and calls
+//                   memmgr_snapshot(); Sandbox::ForkFrom of that snapshot
+//                   (address space, CPU state, fd table, interpreter) is
+//                   timed, then the fork runs to its exit (it writes one
+//                   page) untimed; and forks/s of fork + run + destroy.
+//                   Skipped with a note if the guest was not built.
 // Correctness is checked along the way (a fork reads the parent's data, a
 // write stays private, frames return to the baseline); any mismatch exits 1.
 // Targets (issue 6) are printed next to the numbers, never asserted.
@@ -51,12 +58,17 @@
 #include "common/byte_size.h"
 #include "common/flags_help.h"
 #include "worker/mmu/address_space.h"
+#include "worker/sandbox/sandbox.h"
+#include "worker/sandbox/snapshot.h"
 
 ABSL_FLAG(std::string, sizes, "16M,256M,1G",
           "resident sizes to fork, comma-separated (64M, 1G or bytes)");
 ABSL_FLAG(int, repeat, 15, "timed runs per measurement (the median is shown)");
 ABSL_FLAG(int, cow_pages, 16384, "pages written after a fork (CoW section)");
 ABSL_FLAG(double, forks_seconds, 1.0, "duration of each forks/s run");
+ABSL_FLAG(std::string, guest, "",
+          "the bench_fork guest (default: tests/guest/bench_fork next to "
+          "this binary's build directory)");
 ABSL_FLAG(bool, quick, false,
           "smoke run: 16M only, 3 repeats, 1024 CoW pages, 0.1 s of forks");
 
@@ -331,6 +343,114 @@ double ForksPerSecond(Guest& g, int threads, double seconds) {
   return forks.load() / ((t1 - t0) / 1e6);
 }
 
+// ---- Sandbox-level forks of a real guest ----
+
+std::string DefaultGuest() {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "";
+  std::string dir(self, static_cast<size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));  // .../build/bench
+  return dir + "/../tests/guest/bench_fork";
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out->append(buf, n);
+  std::fclose(f);
+  return true;
+}
+
+struct GuestSnapshot {
+  std::unique_ptr<sandbox::StringIo> io;
+  std::unique_ptr<sandbox::Sandbox> original;
+  std::shared_ptr<const sandbox::Snapshot> snap;
+};
+
+GuestSnapshot WarmGuest(const std::string& program, uint64_t bytes) {
+  GuestSnapshot g;
+  sandbox::SandboxOptions o;
+  o.program_path = "bench_fork";
+  o.program = program;
+  o.argv = {"bench_fork", std::to_string(bytes >> 20)};
+  o.memory_bytes = bytes + (bytes / 4) + (64 << 20);
+  g.io = std::make_unique<sandbox::StringIo>();
+  auto sb = sandbox::Sandbox::Create(o, g.io.get());
+  if (!sb.ok()) Die(sb.status().ToString());
+  g.original = std::move(*sb);
+  for (;;) {
+    const sandbox::RunResult r = g.original->RunFor(1 << 22);
+    if (r.state == sandbox::RunState::kSnapshotRequested) break;
+    if (r.state == sandbox::RunState::kFinished) {
+      Die("bench_fork finished without asking for a snapshot: " +
+          g.original->exit_status().reason);
+    }
+  }
+  auto snap = g.original->TakeSnapshot();
+  if (!snap.ok()) Die(snap.status().ToString());
+  g.snap = *snap;
+  return g;
+}
+
+// Forks `index` of the snapshot (timed into *fork_us), runs it to its exit.
+void ForkAndRun(const GuestSnapshot& g, uint64_t index, uint64_t count,
+                double* fork_us) {
+  sandbox::StringIo io;
+  sandbox::ForkOptions f;
+  f.io = &io;
+  f.index = index;
+  f.count = count;
+  const double t0 = NowUs();
+  auto fork = sandbox::Sandbox::ForkFrom(g.snap, f);
+  const double t1 = NowUs();
+  if (!fork.ok()) Die(fork.status().ToString());
+  if (fork_us != nullptr) *fork_us = t1 - t0;
+  const sandbox::ExitStatus st = (*fork)->Run();
+  if (st.ShellStatus() != 0) Die("a bench_fork fork failed: " + st.reason);
+}
+
+void SandboxSection(const std::vector<uint64_t>& sizes, int repeat,
+                    double seconds) {
+  std::string path = absl::GetFlag(FLAGS_guest);
+  const bool explicit_path = !path.empty();
+  if (!explicit_path) path = DefaultGuest();
+  std::string program;
+  if (!ReadFile(path, &program)) {
+    if (explicit_path) Die("cannot read --guest " + path);
+    std::printf(
+        "\nsandbox fork: skipped (%s not built; needs the riscv64 cross "
+        "compiler)\n",
+        path.c_str());
+    return;
+  }
+  std::printf(
+      "\nsandbox fork of bench_fork (Sandbox::ForkFrom; median of %d)\n",
+      repeat);
+  std::printf("%10s %14s %18s %16s\n", "resident", "ForkFrom us",
+              "fork+run+exit us", "forks/s (1 thr)");
+  for (uint64_t bytes : sizes) {
+    GuestSnapshot g = WarmGuest(program, bytes);
+    std::vector<double> fork_us, total_us;
+    for (int r = 0; r < repeat; ++r) {
+      double f = 0;
+      const double t0 = NowUs();
+      ForkAndRun(g, r + 1, repeat, &f);
+      total_us.push_back(NowUs() - t0);
+      fork_us.push_back(f);
+    }
+    uint64_t n = 0;
+    const double t0 = NowUs();
+    while (NowUs() - t0 < seconds * 1e6) ForkAndRun(g, ++n, 1u << 20, nullptr);
+    const double per_s = n / ((NowUs() - t0) / 1e6);
+    std::printf("%10s %14.2f %18.1f %16.0f\n", HumanBytes(bytes).c_str(),
+                Median(fork_us), Median(total_us), per_s);
+    std::fflush(stdout);
+  }
+}
+
 int Main(int argc, char** argv) {
   ShowFlagsOfInHelp("bench/fork_bench.cc");
   absl::SetProgramUsageMessage(
@@ -396,6 +516,8 @@ int Main(int argc, char** argv) {
     std::fflush(stdout);
   }
   if (g.pool->GetStats().used_frames != baseline) Die("frames leaked");
+
+  SandboxSection(sizes, repeat, seconds);
   return 0;
 }
 

@@ -251,6 +251,7 @@ std::vector<GuestProgram> Programs() {
       // updates over 16 MiB.
       {"bench_cpu", "bench_cpu", {"1"}, 0, ""},
       {"bench_mem", "bench_mem", {"16", "1000000"}, 0, ""},
+      {"bench_fork", "bench_fork", {"4"}, 0, ""},
       // Must fail cleanly (ENOMEM everywhere) and exit 0.
       {"bad_huge_alloc", "bad/huge_alloc", {}, 0, ""},
   };
