@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -203,7 +204,8 @@ int RunForks(std::unique_ptr<memmgr::sandbox::Sandbox> sandbox, int64_t forks) {
 
   ForkIo io;
   int first_failure = 0;
-  absl::Duration fork_total, fork_max, run_total;
+  absl::Duration run_total;
+  std::vector<absl::Duration> fork_times;
   uint64_t instructions = 0;
   uint64_t peak_frames = 0;
   for (int64_t i = 1; i <= forks; ++i) {
@@ -220,8 +222,7 @@ int RunForks(std::unique_ptr<memmgr::sandbox::Sandbox> sandbox, int64_t forks) {
                    std::string(fork.status().message()).c_str());
       return kExitUsage;
     }
-    fork_total += fork_time;
-    fork_max = std::max(fork_max, fork_time);
+    fork_times.push_back(fork_time);
     const absl::Time r0 = absl::Now();
     const memmgr::sandbox::ExitStatus status = (*fork)->Run();
     run_total += absl::Now() - r0;
@@ -235,18 +236,23 @@ int RunForks(std::unique_ptr<memmgr::sandbox::Sandbox> sandbox, int64_t forks) {
     if (first_failure == 0) first_failure = status.ShellStatus();
   }
   if (stats) {
+    // The median, not the mean: one fork preempted by the host would make
+    // the mean say nothing about the others.
+    std::sort(fork_times.begin(), fork_times.end());
+    const absl::Duration fork_median = fork_times[fork_times.size() / 2];
+    const absl::Duration fork_max = fork_times.back();
     std::fprintf(
         stderr,
         "memmgr-worker forks:\n"
         "  forks         %lld of one snapshot (%llu resident pages shared)\n"
         "  snapshot      %s\n"
-        "  fork          %s average, %s max (ForkFrom)\n"
+        "  fork          %s median, %s max (ForkFrom)\n"
         "  run           %s total, %llu instructions after the snapshot\n"
         "  peak frames   %llu (the pool's high-water mark)\n",
         static_cast<long long>(forks),
         static_cast<unsigned long long>((*snapshot)->resident_pages()),
         absl::FormatDuration(snapshot_time).c_str(),
-        absl::FormatDuration(fork_total / forks).c_str(),
+        absl::FormatDuration(fork_median).c_str(),
         absl::FormatDuration(fork_max).c_str(),
         absl::FormatDuration(run_total).c_str(),
         static_cast<unsigned long long>(instructions),

@@ -327,13 +327,18 @@ void Sandbox::RunSlice(Process& p, uint64_t budget) {
         what = absl::StrFormat(
             "%s fault at 0x%x (%s)", mmu::AccessName(stop.fault.access),
             stop.fault.address, mmu::FaultReasonName(stop.fault.reason));
-        if (stop.fault.reason == mmu::FaultReason::kMemoryLimit) {
+        const mmu::FramePool::Stats ps = pool_->GetStats();
+        // With a pool of its own (memmgr-worker run, and its forks) the
+        // pool is --memory too: say so either way.
+        const bool pool_is_limit =
+            ps.total_frames == options_.memory_bytes / mmu::kPageSize;
+        if (stop.fault.reason == mmu::FaultReason::kMemoryLimit ||
+            (stop.fault.reason == mmu::FaultReason::kOutOfMemory &&
+             pool_is_limit)) {
           what = absl::StrFormat("out of memory (--memory=%s)",
                                  FormatByteSize(options_.memory_bytes));
         } else if (stop.fault.reason == mmu::FaultReason::kOutOfMemory) {
-          // The frame pool itself is exhausted: with a pool of its own the
-          // same limit; on a shared pool (a worker), the node's memory.
-          const mmu::FramePool::Stats ps = pool_->GetStats();
+          // A shared pool (a worker's: the node's memory) is exhausted.
           what = absl::StrFormat(
               "out of memory (frame pool of %s exhausted: %d free frames, "
               "min watermark %d)",
