@@ -64,6 +64,9 @@ ABSL_FLAG(std::string, seed, "",
 ABSL_FLAG(int, numa_node, -1,
           "bind the guest's memory to this host NUMA node (-1 = no binding)");
 ABSL_FLAG(int, max_processes, 64, "most live processes the guest may fork");
+ABSL_FLAG(bool, jit, false,
+          "translate the guest's integer code to x86-64 (template JIT) "
+          "instead of interpreting every instruction");
 ABSL_FLAG(int64_t, forks, 0,
           "snapshot the guest where it calls memmgr_snapshot() "
           "(tests/guest/include/memmgr_guest.h) and run this many forks of "
@@ -397,6 +400,7 @@ int Run(int argc, char** argv) {
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.numa_node = absl::GetFlag(FLAGS_numa_node);
   options.max_processes = absl::GetFlag(FLAGS_max_processes);
+  options.jit = absl::GetFlag(FLAGS_jit);
   if (const std::string seed = absl::GetFlag(FLAGS_seed); !seed.empty()) {
     if (!absl::SimpleAtoi(seed, &options.random_seed)) {
       std::fprintf(stderr, "memmgr-worker: --seed=%s: want a number\n",

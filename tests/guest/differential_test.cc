@@ -12,6 +12,8 @@
 // MEMMGR_GUEST_DIR (the built guests), MEMMGR_QEMU_BIN, MEMMGR_WORKER_BIN
 // (memmgr-worker, or tests/guest/qemu_as_worker.sh until the worker
 // exists); the environment variable MEMMGR_WORKER_BIN overrides the last.
+// MEMMGR_WORKER_FLAGS (environment, space-separated) adds flags to every
+// worker run: ctest runs the suite a second time with --jit.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +25,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -183,6 +186,11 @@ std::vector<std::string> WorkerArgv(const std::string& prog,
                                     const std::vector<std::string>& flags) {
   std::vector<std::string> argv = {WorkerBin(), "run", kWorkerEnvFlag,
                                    kGuestEnv};
+  if (const char* extra = std::getenv("MEMMGR_WORKER_FLAGS");
+      extra != nullptr) {
+    std::istringstream words(extra);
+    for (std::string w; words >> w;) argv.push_back(w);
+  }
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.push_back(prog);
   argv.insert(argv.end(), args.begin(), args.end());

@@ -225,6 +225,21 @@ class AddressSpace {
   }
   void MarkCode(GuestAddr va);
 
+  // ---- For generated code (worker/rv64/jit) ----
+  // Where the soft TLB's table pointer, index mask and hit counter live, so
+  // a JIT can do TryReadFast/TryWriteFast's lookup inline. Valid for the
+  // address space's lifetime; the table pointer and mask change when the
+  // TLB resizes, so generated code reloads them on every lookup and calls
+  // ReadSlow/WriteSlow on a miss (which keeps every rule of soft_tlb.h).
+  struct TlbView {
+    SoftTlb::Entry* const* table;
+    const uint64_t* mask;
+    uint64_t* hits;
+  };
+  TlbView TlbViewForJit() {
+    return {tlb_.table_address(), tlb_.mask_address(), &tlb_hits_};
+  }
+
   // ---- Introspection ----
   // True when the pte of `va`'s page is not empty (a frame or a swap entry):
   // the page has contents of its own.

@@ -66,10 +66,19 @@ class SoftTlb {
         mask_(initial_entries - 1),
         min_entries_(min_entries),
         max_entries_(max_entries) {}
+  ~SoftTlb() { std::free(entries_); }
+  SoftTlb(const SoftTlb&) = delete;
+  SoftTlb& operator=(const SoftTlb&) = delete;
 
-  Entry& EntryFor(GuestAddr va) {
-    return entries_.get()[(va >> kPageShift) & mask_];
-  }
+  Entry& EntryFor(GuestAddr va) { return entries_[(va >> kPageShift) & mask_]; }
+
+  // For generated code (worker/rv64/jit) that does EntryFor + Hit inline:
+  // where the table pointer and the index mask live. Both change when the
+  // table resizes, so code must reload them through these addresses on
+  // every lookup; the addresses themselves are stable for the SoftTlb's
+  // lifetime.
+  Entry* const* table_address() const { return &entries_; }
+  const uint64_t* mask_address() const { return &mask_; }
 
   // The tag compared against an access of `size` bytes (a power of two).
   static uint64_t Tag(GuestAddr va, uint64_t size) {
@@ -106,8 +115,7 @@ class SoftTlb {
   // DropWriteEntries can find it without sweeping the table.
   void NoteWriteEntry(const Entry& e) {
     if (write_log_size_ < kWriteLogCapacity) {
-      write_log_[write_log_size_++] =
-          static_cast<uint32_t>(&e - entries_.get());
+      write_log_[write_log_size_++] = static_cast<uint32_t>(&e - entries_);
     } else {
       write_log_overflow_ = true;
     }
@@ -125,7 +133,7 @@ class SoftTlb {
     // or without the write bit): clearing its write bit is harmless either
     // way, it only sends the next write through the slow path.
     for (uint32_t i = 0; i < write_log_size_; ++i) {
-      entries_.get()[write_log_[i] & mask_].tag &= ~kWrite;
+      entries_[write_log_[i] & mask_].tag &= ~kWrite;
     }
     write_log_size_ = 0;
     ++flushes_;
@@ -139,7 +147,7 @@ class SoftTlb {
     write_log_overflow_ = false;
     uint64_t used = 0;
     for (uint64_t i = 0; i <= mask_; ++i) {
-      Entry& e = entries_.get()[i];
+      Entry& e = entries_[i];
       used += (e.tag & kPermMask) != 0;
       e = Entry();
     }
@@ -169,9 +177,6 @@ class SoftTlb {
   uint64_t resizes() const { return resizes_; }
 
  private:
-  struct FreeTable {
-    void operator()(Entry* e) const { std::free(e); }
-  };
   // A TLB that covers a big working set must not itself miss the host TLB:
   // Tables from 256 KiB up get a whole 2 MiB huge page (64 4 KiB host
   // pages would already cost host-TLB misses on random guest accesses).
@@ -189,14 +194,16 @@ class SoftTlb {
   static constexpr size_t kHugePage = 2 << 20;
 
   void Resize(uint32_t entries) {
-    entries_.reset(NewTable(entries));
+    std::free(entries_);
+    entries_ = NewTable(entries);
     write_log_size_ = 0;
     write_log_overflow_ = false;
     mask_ = entries - 1;
     ++resizes_;
   }
 
-  std::unique_ptr<Entry, FreeTable> entries_;
+  Entry* entries_;  // aligned_alloc'ed (NewTable); a bare pointer so that
+                    // table_address() can hand out its address
   uint64_t mask_;
   const uint32_t min_entries_;
   const uint32_t max_entries_;

@@ -70,6 +70,7 @@ void DecodeCache::Drop(GuestAddr page) {
     pages_.erase(it);
     RecentEntry& r = recent_[(page >> mmu::kPageShift) & (kRecent - 1)];
     if (r.va == page) r = RecentEntry();
+    if (drop_observer_ != nullptr) drop_observer_(drop_observer_ctx_, page);
   }
   // An instruction spanning from the previous page into this one is stale
   // too. The previous page is retired whole rather than patched: the
@@ -103,6 +104,7 @@ void DecodeCache::InvalidateAll() {
   for (auto& [va, page] : pages_) retired_.push_back(std::move(page));
   pages_.clear();
   recent_.fill(RecentEntry());
+  if (drop_observer_ != nullptr) drop_observer_(drop_observer_ctx_, kAllPages);
 }
 
 }  // namespace memmgr::rv64

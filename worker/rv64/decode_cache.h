@@ -71,6 +71,16 @@ class DecodeCache {
   // given page). False with *fault set if fetching it faults.
   bool DecodeSlot(DecodedPage* page, mmu::GuestAddr pc, mmu::Fault* fault);
 
+  // Told about every page this cache drops (kAllPages: all of them), so
+  // code derived from decoded pages (the JIT's blocks) goes with them. The
+  // callback may run from inside a guest store (the code-write observer).
+  static constexpr mmu::GuestAddr kAllPages = ~mmu::GuestAddr{0};
+  using DropObserver = void (*)(void* ctx, mmu::GuestAddr page);
+  void SetDropObserver(DropObserver fn, void* ctx) {
+    drop_observer_ = fn;
+    drop_observer_ctx_ = ctx;
+  }
+
   void Invalidate(mmu::GuestAddr start, mmu::GuestAddr end);
   void InvalidateAll();  // fence.i
   void ReleaseRetired() { retired_.clear(); }
@@ -99,6 +109,8 @@ class DecodeCache {
   absl::flat_hash_map<mmu::GuestAddr, PagePtr> pages_;
   std::vector<PagePtr> retired_;
   std::array<RecentEntry, kRecent> recent_{};
+  DropObserver drop_observer_ = nullptr;
+  void* drop_observer_ctx_ = nullptr;
   uint64_t decoded_ = 0;
   uint64_t invalidations_ = 0;
 };

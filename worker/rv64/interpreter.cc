@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "absl/base/optimization.h"
+#include "worker/rv64/alu.h"
 #include "worker/rv64/fpu.h"
+#include "worker/rv64/jit/jit.h"
 
 namespace memmgr::rv64 {
 namespace {
@@ -27,62 +29,6 @@ uint64_t TimeCsr() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 10'000'000 +
          static_cast<uint64_t>(ts.tv_nsec) / 100;
-}
-
-inline uint64_t Sext32(uint64_t v) {
-  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v)));
-}
-
-// RISC-V M division semantics: no traps (spec 13.2).
-inline uint64_t Div(uint64_t a, uint64_t b) {
-  const auto sa = static_cast<int64_t>(a), sb = static_cast<int64_t>(b);
-  if (b == 0) return ~uint64_t{0};
-  if (sa == INT64_MIN && sb == -1) return a;
-  return static_cast<uint64_t>(sa / sb);
-}
-inline uint64_t Rem(uint64_t a, uint64_t b) {
-  const auto sa = static_cast<int64_t>(a), sb = static_cast<int64_t>(b);
-  if (b == 0) return a;
-  if (sa == INT64_MIN && sb == -1) return 0;
-  return static_cast<uint64_t>(sa % sb);
-}
-inline uint64_t Divw(uint64_t a, uint64_t b) {
-  const auto sa = static_cast<int32_t>(a), sb = static_cast<int32_t>(b);
-  if (sb == 0) return ~uint64_t{0};
-  if (sa == INT32_MIN && sb == -1) return Sext32(static_cast<uint32_t>(sa));
-  return Sext32(static_cast<uint32_t>(sa / sb));
-}
-inline uint64_t Remw(uint64_t a, uint64_t b) {
-  const auto sa = static_cast<int32_t>(a), sb = static_cast<int32_t>(b);
-  if (sb == 0) return Sext32(static_cast<uint32_t>(sa));
-  if (sa == INT32_MIN && sb == -1) return 0;
-  return Sext32(static_cast<uint32_t>(sa % sb));
-}
-inline uint64_t Divuw(uint64_t a, uint64_t b) {
-  const auto ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
-  if (ub == 0) return ~uint64_t{0};
-  return Sext32(ua / ub);
-}
-inline uint64_t Remuw(uint64_t a, uint64_t b) {
-  const auto ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
-  if (ub == 0) return Sext32(ua);
-  return Sext32(ua % ub);
-}
-
-inline uint64_t Mulh(uint64_t a, uint64_t b) {
-  const __int128 p = static_cast<__int128>(static_cast<int64_t>(a)) *
-                     static_cast<__int128>(static_cast<int64_t>(b));
-  return static_cast<uint64_t>(static_cast<unsigned __int128>(p) >> 64);
-}
-inline uint64_t Mulhsu(uint64_t a, uint64_t b) {
-  const __int128 p =
-      static_cast<__int128>(static_cast<int64_t>(a)) * static_cast<__int128>(b);
-  return static_cast<uint64_t>(static_cast<unsigned __int128>(p) >> 64);
-}
-inline uint64_t Mulhu(uint64_t a, uint64_t b) {
-  const unsigned __int128 p =
-      static_cast<unsigned __int128>(a) * static_cast<unsigned __int128>(b);
-  return static_cast<uint64_t>(p >> 64);
 }
 
 // f registers: singles are NaN-boxed.
@@ -126,8 +72,24 @@ int Stop::Signal() const {
   return 0;
 }
 
-Interpreter::Interpreter(mmu::AddressSpace* as, CpuState* cpu)
-    : as_(as), cpu_(cpu), code_(as) {}
+Interpreter::Interpreter(mmu::AddressSpace* as, CpuState* cpu, Options options)
+    : as_(as), cpu_(cpu), options_(options), code_(as) {
+  if (options_.jit) {
+    absl::StatusOr<std::unique_ptr<jit::Jit>> j = jit::Jit::Create(this);
+    if (j.ok()) {
+      jit_ = *std::move(j);
+    } else {
+      jit_error_ = j.status().ToString();
+    }
+  }
+}
+
+Interpreter::~Interpreter() = default;
+
+Stop Interpreter::Run(uint64_t instret_limit) {
+  if (jit_ != nullptr) return jit_->Run(instret_limit);
+  return RunInterpreted(instret_limit);
+}
 
 bool Interpreter::ExecCsr(const Insn& insn, uint64_t instret) {
   CpuState& s = *cpu_;
@@ -196,7 +158,7 @@ bool Interpreter::ExecCsr(const Insn& insn, uint64_t instret) {
 //   insn  - its slot; PC() derives the guest pc from the two;
 //   icount - instructions retired so far (written back at every exit).
 // Every exit path stores pc and instret back into the CpuState.
-Stop Interpreter::Run(uint64_t instret_limit) {
+Stop Interpreter::RunInterpreted(uint64_t instret_limit) {
   // Two handlers per op, for 2- and 4-byte encodings (Insn::dispatch), so
   // each one steps to the next slot by a constant.
   static const void* const kLabels[] = {

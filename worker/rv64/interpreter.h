@@ -20,6 +20,8 @@
 #define MEMMGR_WORKER_RV64_INTERPRETER_H_
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "worker/mmu/address_space.h"
 #include "worker/rv64/cpu_state.h"
@@ -46,14 +48,32 @@ struct Stop {
   int Signal() const;
 };
 
+namespace jit {
+class Jit;
+}
+
 class Interpreter {
  public:
-  Interpreter(mmu::AddressSpace* as, CpuState* cpu);
+  struct Options {
+    // Translate basic blocks of the integer subset to x86-64 (jit/jit.h);
+    // everything else still runs here. Falls back to interpreting alone
+    // (jit_error() says why) when the host refuses executable memory.
+    bool jit = false;
+  };
+
+  Interpreter(mmu::AddressSpace* as, CpuState* cpu)
+      : Interpreter(as, cpu, Options()) {}
+  Interpreter(mmu::AddressSpace* as, CpuState* cpu, Options options);
+  ~Interpreter();
   Interpreter(const Interpreter&) = delete;
   Interpreter& operator=(const Interpreter&) = delete;
 
-  // Runs from cpu->pc until a stop, or until cpu->instret >= instret_limit.
+  // Runs from cpu->pc until a stop, or until cpu->instret >= instret_limit:
+  // through the JIT when it is on, else RunInterpreted.
   Stop Run(uint64_t instret_limit);
+  // The interpreter alone (the JIT calls it for what it does not
+  // translate). Same contract as Run.
+  Stop RunInterpreted(uint64_t instret_limit);
 
   // The syscall layer calls this for ranges whose mapping it changed
   // (munmap, mmap MAP_FIXED over, mprotect, madvise, mremap, brk shrink).
@@ -63,6 +83,11 @@ class Interpreter {
   // riscv_flush_icache(2): drop every decoded page.
   void FlushCode() { code_.InvalidateAll(); }
   const DecodeCache& code() const { return code_; }
+  DecodeCache& mutable_code() { return code_; }
+  const Options& options() const { return options_; }
+  // The JIT, when on and working (nullptr otherwise).
+  const jit::Jit* jit() const { return jit_.get(); }
+  const std::string& jit_error() const { return jit_error_; }
   mmu::AddressSpace* address_space() const { return as_; }
   CpuState* cpu() const { return cpu_; }
 
@@ -72,7 +97,12 @@ class Interpreter {
 
   mmu::AddressSpace* const as_;
   CpuState* const cpu_;
+  const Options options_;
   DecodeCache code_;
+  // Declared after code_: it registers with the decode cache and must go
+  // first.
+  std::unique_ptr<jit::Jit> jit_;
+  std::string jit_error_;
 };
 
 }  // namespace memmgr::rv64

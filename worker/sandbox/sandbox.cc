@@ -147,7 +147,8 @@ absl::Status Sandbox::Load(std::shared_ptr<mmu::FramePool> pool) {
   p->as = std::move(*as);
   p->cpu.pc = loaded->entry;
   p->cpu.x[rv64::kSp] = loaded->stack_pointer;
-  p->interp = std::make_unique<rv64::Interpreter>(p->as.get(), &p->cpu);
+  p->interp = std::make_unique<rv64::Interpreter>(
+      p->as.get(), &p->cpu, rv64::Interpreter::Options{options_.jit});
   processes_.emplace(p->pid, std::move(p));
   stats_.processes = 1;
   return absl::OkStatus();

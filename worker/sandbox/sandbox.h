@@ -69,6 +69,9 @@ struct SandboxOptions {
   bool deterministic_random = false;
   uint64_t random_seed = 0;
   int numa_node = -1;  // of its own pool; a shared pool is bound already
+  // Run guest code through the template JIT (worker/rv64/jit/jit.h); off:
+  // the interpreter alone.
+  bool jit = false;
 };
 
 enum class ExitKind {

@@ -183,7 +183,8 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::ForkFrom(
   if (p->state == Process::State::kSleeping) {
     p->wake_at = absl::Now() + snapshot->sleep_left_;
   }
-  p->interp = std::make_unique<rv64::Interpreter>(p->as.get(), &p->cpu);
+  p->interp = std::make_unique<rv64::Interpreter>(
+      p->as.get(), &p->cpu, rv64::Interpreter::Options{sb->options_.jit});
   const int64_t pid = p->pid;
   sb->processes_.emplace(pid, std::move(p));
   return sb;

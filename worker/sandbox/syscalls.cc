@@ -1054,7 +1054,8 @@ int64_t Sandbox::SysClone(Process& p, uint64_t flags, uint64_t stack) {
   c->cpu = p.cpu;
   c->cpu.x[rv64::kA0] = 0;  // fork() returns 0 in the child
   if (stack != 0) c->cpu.x[rv64::kSp] = stack;
-  c->interp = std::make_unique<rv64::Interpreter>(c->as.get(), &c->cpu);
+  c->interp = std::make_unique<rv64::Interpreter>(
+      c->as.get(), &c->cpu, rv64::Interpreter::Options{options_.jit});
   c->sigactions = p.sigactions;
   c->sigmask = p.sigmask;
   c->files = p.files;

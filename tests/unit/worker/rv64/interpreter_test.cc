@@ -3,9 +3,16 @@
 // stop reason, the decode cache's coherence (self-modifying code, fence.i,
 // an instruction spanning two pages) and compressed instructions. ISA
 // coverage per instruction lives in tests/guest/isa (run against qemu).
+//
+// Every test runs twice: interpreted, and with the JIT in front
+// (Interpreter::Options::jit), which must give the same results, stops,
+// pcs and instruction counts. JitMatchesTheInterpreter compares the two on
+// random programs of the instructions the JIT translates.
 #include "worker/rv64/interpreter.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -13,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "worker/mmu/address_space.h"
 #include "worker/mmu/frame_pool.h"
+#include "worker/rv64/jit/jit.h"
 
 namespace memmgr::rv64 {
 namespace {
@@ -70,7 +78,7 @@ constexpr uint32_t kEcall = 0x00000073;
 constexpr uint32_t kEbreak = 0x00100073;
 constexpr uint32_t kFenceI = 0x0000100f;
 
-class InterpreterTest : public ::testing::Test {
+class InterpreterTest : public ::testing::TestWithParam<bool> {
  protected:
   static constexpr GuestAddr kCode = 0x10000;
   static constexpr GuestAddr kData = 0x40000;
@@ -87,7 +95,11 @@ class InterpreterTest : public ::testing::Test {
     ASSERT_TRUE(as_->Mmap(kData, mmu::kPageSize,
                           mmu::kProtRead | mmu::kProtWrite, mmu::kMapFixed)
                     .ok());
-    interp_ = std::make_unique<Interpreter>(as_.get(), &cpu_);
+    interp_ = std::make_unique<Interpreter>(as_.get(), &cpu_,
+                                            Interpreter::Options{GetParam()});
+    // The JIT must come up on this host (a silent fallback would test the
+    // interpreter twice).
+    ASSERT_EQ(interp_->jit() != nullptr, GetParam()) << interp_->jit_error();
   }
 
   void Load(GuestAddr at, const std::vector<uint32_t>& words) {
@@ -105,7 +117,7 @@ class InterpreterTest : public ::testing::Test {
   std::unique_ptr<Interpreter> interp_;
 };
 
-TEST_F(InterpreterTest, ArithmeticAndEcallRetires) {
+TEST_P(InterpreterTest, ArithmeticAndEcallRetires) {
   Load(kCode, {Addi(10, 0, 40), Addi(11, 0, 2), Add(10, 10, 11), kEcall});
   const Stop s = RunFrom(kCode);
   EXPECT_EQ(s.reason, StopReason::kEcall);
@@ -114,14 +126,14 @@ TEST_F(InterpreterTest, ArithmeticAndEcallRetires) {
   EXPECT_EQ(cpu_.instret, 4u);
 }
 
-TEST_F(InterpreterTest, WritesToX0AreDiscarded) {
+TEST_P(InterpreterTest, WritesToX0AreDiscarded) {
   Load(kCode, {Addi(0, 0, 5), Add(0, 0, 0), Lui(0, 1), Addi(10, 0, 0), kEcall});
   RunFrom(kCode);
   EXPECT_EQ(cpu_.x[0], 0u);
   EXPECT_EQ(cpu_.x[10], 0u);
 }
 
-TEST_F(InterpreterTest, LoadsAndStoresGoThroughTheMmu) {
+TEST_P(InterpreterTest, LoadsAndStoresGoThroughTheMmu) {
   // x5 = kData; sd x6 -> [x5+8]; lw x7 <- [x5+8] (sign-extended).
   cpu_.x[5] = kData;
   cpu_.x[6] = 0xffffffff80000001ull;
@@ -135,7 +147,7 @@ TEST_F(InterpreterTest, LoadsAndStoresGoThroughTheMmu) {
   EXPECT_EQ(v, 0xffffffff80000001ull);
 }
 
-TEST_F(InterpreterTest, LoopCountsInstructionsAndHonoursTheLimit) {
+TEST_P(InterpreterTest, LoopCountsInstructionsAndHonoursTheLimit) {
   // x10 = 1000; loop: x10 -= 1; bne x10, x0, loop; ecall
   Load(kCode, {Addi(10, 0, 1000), Addi(10, 10, -1), B(-4, 0, 10, 1), kEcall});
   Stop s = RunFrom(kCode);
@@ -154,7 +166,7 @@ TEST_F(InterpreterTest, LoopCountsInstructionsAndHonoursTheLimit) {
   EXPECT_EQ(cpu_.instret, 5010u);
 }
 
-TEST_F(InterpreterTest, FaultStopsAtTheInstructionWithoutRetiringIt) {
+TEST_P(InterpreterTest, FaultStopsAtTheInstructionWithoutRetiringIt) {
   cpu_.x[5] = 0x7000000;  // unmapped
   Load(kCode, {Addi(6, 0, 1), Sd(6, 5, 0), kEcall});
   const Stop s = RunFrom(kCode);
@@ -166,7 +178,7 @@ TEST_F(InterpreterTest, FaultStopsAtTheInstructionWithoutRetiringIt) {
   EXPECT_EQ(cpu_.instret, 1u);
 }
 
-TEST_F(InterpreterTest, IllegalEbreakAndExecFaults) {
+TEST_P(InterpreterTest, IllegalEbreakAndExecFaults) {
   Load(kCode, {0xffffffffu});
   Stop s = RunFrom(kCode);
   EXPECT_EQ(s.reason, StopReason::kIllegal);
@@ -190,7 +202,7 @@ TEST_F(InterpreterTest, IllegalEbreakAndExecFaults) {
   EXPECT_EQ(s.reason, StopReason::kIllegal);
 }
 
-TEST_F(InterpreterTest, CsrReadsInstretAndFcsr) {
+TEST_P(InterpreterTest, CsrReadsInstretAndFcsr) {
   // csrr x10, instret (0xc02); csrwi fcsr... csrrwi x0, frm, 3; csrr x11, fcsr
   const uint32_t csrr_instret = I(0xc02, 0, 2, 10, 0x73);
   const uint32_t csrwi_frm = I(0x002, 3, 5, 0, 0x73);
@@ -203,7 +215,7 @@ TEST_F(InterpreterTest, CsrReadsInstretAndFcsr) {
   EXPECT_EQ(s.reason, StopReason::kIllegal);
 }
 
-TEST_F(InterpreterTest, SelfModifyingCodeIsSeenAfterFenceI) {
+TEST_P(InterpreterTest, SelfModifyingCodeIsSeenAfterFenceI) {
   // Patch the instruction at `target` (addi x10, x0, 1 -> addi x10, x0, 2)
   // with a store, fence.i, then execute it.
   const GuestAddr target = kCode + 2 * mmu::kPageSize;
@@ -220,7 +232,7 @@ TEST_F(InterpreterTest, SelfModifyingCodeIsSeenAfterFenceI) {
   EXPECT_GE(interp_->code().invalidations(), 1u);
 }
 
-TEST_F(InterpreterTest, ACodeWriteDropsTheDecodedPageEvenWithoutFenceI) {
+TEST_P(InterpreterTest, ACodeWriteDropsTheDecodedPageEvenWithoutFenceI) {
   // A write from outside (a syscall's CopyToGuest) must also be seen.
   Load(kCode, {Addi(10, 0, 1), kEcall});
   RunFrom(kCode);
@@ -230,7 +242,7 @@ TEST_F(InterpreterTest, ACodeWriteDropsTheDecodedPageEvenWithoutFenceI) {
   EXPECT_EQ(cpu_.x[10], 7u);
 }
 
-TEST_F(InterpreterTest, InstructionSpanningTwoPages) {
+TEST_P(InterpreterTest, InstructionSpanningTwoPages) {
   // c.nop at the page's last-but-one parcel... put a 4-byte addi at offset
   // 0xffe so its halves live on two pages.
   const GuestAddr at = kCode + mmu::kPageSize - 2;
@@ -251,7 +263,7 @@ TEST_F(InterpreterTest, InstructionSpanningTwoPages) {
   EXPECT_EQ(cpu_.x[10], 77u);
 }
 
-TEST_F(InterpreterTest, CompressedInstructions) {
+TEST_P(InterpreterTest, CompressedInstructions) {
   // c.li a0, 5 (0x4515); c.addi a0, 3 (0x050d); c.mv a1, a0 (0x85aa);
   // c.add a0, a1 (0x952e); then ecall.
   const uint16_t code[] = {0x4515,
@@ -269,7 +281,7 @@ TEST_F(InterpreterTest, CompressedInstructions) {
   EXPECT_EQ(cpu_.pc, kCode + 12);
 }
 
-TEST_F(InterpreterTest, LrScAndMisalignedAmo) {
+TEST_P(InterpreterTest, LrScAndMisalignedAmo) {
   cpu_.x[5] = kData;
   cpu_.x[6] = 123;
   const uint32_t lr_d = R(0x02 << 2, 0, 5, 3, 7, 0x2f);
@@ -290,7 +302,7 @@ TEST_F(InterpreterTest, LrScAndMisalignedAmo) {
   EXPECT_EQ(s.Signal(), 7);
 }
 
-TEST_F(InterpreterTest, DivisionEdgeCases) {
+TEST_P(InterpreterTest, DivisionEdgeCases) {
   // div x10, x5, x0 = -1; rem x11, x5, x0 = x5; div INT64_MIN / -1.
   cpu_.x[5] = 17;
   cpu_.x[6] = 0x8000000000000000ull;
@@ -304,7 +316,7 @@ TEST_F(InterpreterTest, DivisionEdgeCases) {
   EXPECT_EQ(cpu_.x[13], 0u);
 }
 
-TEST_F(InterpreterTest, MunmappedCodeIsInvalidatedByTheSyscallLayer) {
+TEST_P(InterpreterTest, MunmappedCodeIsInvalidatedByTheSyscallLayer) {
   Load(kCode + 3 * mmu::kPageSize, {Addi(10, 0, 1), kEcall});
   RunFrom(kCode + 3 * mmu::kPageSize);
   ASSERT_TRUE(as_->Munmap(kCode + 3 * mmu::kPageSize, mmu::kPageSize).ok());
@@ -319,7 +331,7 @@ TEST_F(InterpreterTest, MunmappedCodeIsInvalidatedByTheSyscallLayer) {
 // stop (no host crash, no sanitizer report, the limit honoured) and leaves
 // the guest state consistent. Registers point into the data page half the
 // time so loads, stores and AMOs hit mapped memory too.
-TEST_F(InterpreterTest, RandomCodeAlwaysStopsCleanly) {
+TEST_P(InterpreterTest, RandomCodeAlwaysStopsCleanly) {
   uint64_t rng = 0x9e3779b97f4a7c15ull;
   auto next = [&rng] {
     rng ^= rng << 13;
@@ -348,6 +360,214 @@ TEST_F(InterpreterTest, RandomCodeAlwaysStopsCleanly) {
   for (int n : stops) kinds += n > 0;
   EXPECT_GE(kinds, 2);
 }
+
+// One machine (pool, address space, hart) for the JIT-vs-interpreter
+// comparison below.
+struct Machine {
+  static constexpr GuestAddr kCode = 0x10000;
+  static constexpr GuestAddr kData = 0x40000;
+  explicit Machine(bool jit) {
+    mmu::FramePool::Options po;
+    po.bytes = 4 << 20;
+    pool = *mmu::FramePool::Create(po);
+    as = *mmu::AddressSpace::Create(pool.get(), {});
+    EXPECT_TRUE(as->Mmap(kCode, 2 * mmu::kPageSize,
+                         mmu::kProtRead | mmu::kProtWrite | mmu::kProtExec,
+                         mmu::kMapFixed)
+                    .ok());
+    EXPECT_TRUE(as->Mmap(kData, mmu::kPageSize,
+                         mmu::kProtRead | mmu::kProtWrite, mmu::kMapFixed)
+                    .ok());
+    interp = std::make_unique<Interpreter>(as.get(), &cpu,
+                                           Interpreter::Options{jit});
+  }
+  std::unique_ptr<mmu::FramePool> pool;
+  std::unique_ptr<mmu::AddressSpace> as;
+  CpuState cpu;
+  std::unique_ptr<Interpreter> interp;
+};
+
+// Random straight-line-ish programs (forward branches and jumps only, so
+// they end) of the instructions the JIT translates, with a CSR read of
+// instret mixed in (interpreted mid-block: the count must be exact there),
+// loads and stores around a data page (some misaligned, some faulting once
+// a pointer register is overwritten). The JIT and the interpreter must end
+// in the same state: stop, pc, instret, registers and memory.
+TEST(JitTest, JitMatchesTheInterpreter) {
+  uint64_t rng = 0x2545f4914f6cdd1dull;
+  auto next = [&rng] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  auto reg = [&] { return static_cast<uint32_t>(next() % 16); };
+  // Destinations mostly spare the pointer registers x1..x4, so programs
+  // run long before an access faults.
+  auto rd = [&] {
+    if (next() % 64 == 0) return 1 + static_cast<uint32_t>(next() % 4);
+    const auto r = static_cast<uint32_t>(next() % 12);
+    return r == 0 ? 0u : r + 4;
+  };
+  struct RType {
+    uint32_t f7, f3, op;
+  };
+  static constexpr RType kRTypes[] = {
+      {0, 0, 0x33}, {0x20, 0, 0x33}, {0, 1, 0x33},    {0, 2, 0x33},
+      {0, 3, 0x33}, {0, 4, 0x33},    {0, 5, 0x33},    {0x20, 5, 0x33},
+      {0, 6, 0x33}, {0, 7, 0x33},    {1, 0, 0x33},    {1, 1, 0x33},
+      {1, 2, 0x33}, {1, 3, 0x33},    {1, 4, 0x33},    {1, 5, 0x33},
+      {1, 6, 0x33}, {1, 7, 0x33},    {0, 0, 0x3b},    {0x20, 0, 0x3b},
+      {0, 1, 0x3b}, {0, 5, 0x3b},    {0x20, 5, 0x3b}, {1, 0, 0x3b},
+      {1, 4, 0x3b}, {1, 5, 0x3b},    {1, 6, 0x3b},    {1, 7, 0x3b},
+  };
+  int compared = 0;
+  uint64_t translated = 0;
+  for (int round = 0; round < 300; ++round) {
+    constexpr int kLen = 600;
+    std::vector<uint32_t> w;
+    while (w.size() < kLen) {
+      const int i = static_cast<int>(w.size());
+      const int left = kLen - i;  // forward targets stay inside
+      const int32_t fwd =
+          4 * static_cast<int32_t>(1 + next() % std::min(8, left));
+      const int32_t imm12 = static_cast<int32_t>(next() % 4096) - 2048;
+      switch (next() % 12) {
+        case 0:
+        case 1: {
+          const RType& r = kRTypes[next() % std::size(kRTypes)];
+          w.push_back(R(r.f7, reg(), reg(), r.f3, rd(), r.op));
+          break;
+        }
+        case 2:
+        case 3: {
+          static constexpr uint32_t kF3[] = {0, 2, 3, 4, 6, 7};
+          w.push_back(I(imm12, reg(), kF3[next() % 6], rd(), 0x13));
+          break;
+        }
+        case 4: {  // shifts by immediate, 64- and 32-bit
+          const bool word = next() & 1;
+          const int32_t sh = static_cast<int32_t>(next() % (word ? 32 : 64));
+          static constexpr uint32_t kF3[] = {1, 5, 5};
+          const int k = static_cast<int>(next() % 3);
+          w.push_back(I(sh | (k == 2 ? 0x400 : 0), reg(), kF3[k], rd(),
+                        word ? 0x1b : 0x13));
+          break;
+        }
+        case 5:
+          w.push_back(I(imm12, reg(), 0, rd(), 0x1b));  // addiw
+          break;
+        case 6: {  // loads off a pointer register (x1..x4)
+          static constexpr uint32_t kF3[] = {0, 1, 2, 3, 4, 5, 6};
+          w.push_back(I(static_cast<int32_t>(next() % 128) - 64,
+                        1 + static_cast<uint32_t>(next() % 4), kF3[next() % 7],
+                        rd(), 0x03));
+          break;
+        }
+        case 7:
+          w.push_back(S(static_cast<int32_t>(next() % 128) - 64, reg(),
+                        1 + static_cast<uint32_t>(next() % 4),
+                        static_cast<uint32_t>(next() % 4), 0x23));
+          break;
+        case 8: {
+          static constexpr uint32_t kF3[] = {0, 1, 4, 5, 6, 7};
+          w.push_back(B(fwd, reg(), reg(), kF3[next() % 6]));
+          break;
+        }
+        case 9:
+          if (next() & 1) {
+            w.push_back(J(fwd, rd()));
+          } else if (left > 2) {
+            // auipc x5, 0; jalr rd, x5, 8 + forward
+            w.push_back(0x297);
+            w.push_back(I(fwd + 4, 5, 0, rd(), 0x67));
+          }
+          break;
+        case 10:
+          if (next() & 1) {
+            w.push_back(Lui(rd(), static_cast<uint32_t>(next() & 0xfffff)));
+          } else {
+            w.push_back((static_cast<uint32_t>(next() & 0xfffff) << 12) |
+                        (rd() << 7) | 0x17);  // auipc
+          }
+          break;
+        case 11:
+          // csrrs rd, instret, x0: interpreted in the middle of a block.
+          w.push_back(0xc0202073u | (rd() << 7));
+          break;
+      }
+    }
+    w.resize(kLen);
+    w.push_back(kEcall);
+    std::vector<uint8_t> data(mmu::kPageSize);
+    for (uint8_t& b : data) b = static_cast<uint8_t>(next());
+    uint64_t regs[32];
+    for (int r = 0; r < 32; ++r) {
+      regs[r] = r >= 1 && r <= 4 ? Machine::kData + 64 + next() % 3968
+                                 : next() >> (next() % 64);
+    }
+    regs[0] = 0;
+
+    Machine m[2] = {Machine(false), Machine(true)};
+    Stop stops[2];
+    for (int k = 0; k < 2; ++k) {
+      ASSERT_EQ(m[k].interp->jit() != nullptr, k == 1);
+      mmu::Fault f;
+      ASSERT_TRUE(
+          m[k].as->CopyToGuest(Machine::kCode, w.data(), w.size() * 4, &f));
+      // Read-only code: a store into it would be self-modifying code
+      // without fence.i, where the two may legitimately differ in when
+      // they notice (the interpreter at its next page exit, the JIT at its
+      // next block exit).
+      ASSERT_TRUE(m[k].as
+                      ->Mprotect(Machine::kCode, 2 * mmu::kPageSize,
+                                 mmu::kProtRead | mmu::kProtExec)
+                      .ok());
+      ASSERT_TRUE(
+          m[k].as->CopyToGuest(Machine::kData, data.data(), data.size(), &f));
+      for (int r = 0; r < 32; ++r) m[k].cpu.x[r] = regs[r];
+      m[k].cpu.pc = Machine::kCode;
+      stops[k] = m[k].interp->Run(100'000);
+    }
+    translated += m[1].interp->jit()->stats().guest_insns_translated;
+    SCOPED_TRACE(testing::Message() << "round " << round);
+    // A jalr reached by a branch that skipped its auipc can jump back and
+    // loop; where the two stop at the limit is allowed to differ (the JIT
+    // checks it per block, the interpreter per jump).
+    if (stops[0].reason == StopReason::kLimit &&
+        stops[1].reason == StopReason::kLimit) {
+      continue;
+    }
+    ASSERT_EQ(stops[0].reason, stops[1].reason);
+    if (stops[0].reason == StopReason::kFault) {
+      EXPECT_EQ(stops[0].fault.address, stops[1].fault.address);
+      EXPECT_EQ(stops[0].fault.access, stops[1].fault.access);
+      EXPECT_EQ(stops[0].fault.reason, stops[1].fault.reason);
+    }
+    EXPECT_EQ(m[0].cpu.pc, m[1].cpu.pc);
+    EXPECT_EQ(m[0].cpu.instret, m[1].cpu.instret);
+    for (int r = 0; r < 32; ++r) {
+      EXPECT_EQ(m[0].cpu.x[r], m[1].cpu.x[r]) << "x" << r;
+    }
+    std::vector<uint8_t> after[2];
+    for (int k = 0; k < 2; ++k) {
+      after[k].resize(mmu::kPageSize);
+      mmu::Fault f;
+      ASSERT_TRUE(m[k].as->CopyFromGuest(Machine::kData, after[k].data(),
+                                         after[k].size(), &f));
+    }
+    EXPECT_EQ(after[0], after[1]);
+    ++compared;
+  }
+  EXPECT_GE(compared, 250);
+  // The JIT translated most of it (not a silent fallback).
+  EXPECT_GT(translated, 300u * 50);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, InterpreterTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Jit" : "Interpreted";
+                         });
 
 }  // namespace
 }  // namespace memmgr::rv64

@@ -25,8 +25,19 @@ std::string ReadProbe() {
   return ss.str();
 }
 
+// Every test runs interpreted and with the JIT (SandboxOptions::jit): the
+// fixture sets this for Options().
+bool g_jit = false;
+
+class SandboxTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { g_jit = GetParam(); }
+  void TearDown() override { g_jit = false; }
+};
+
 SandboxOptions Options(const std::string& mode) {
   SandboxOptions o;
+  o.jit = g_jit;
   o.program_path = "sandbox_probe";
   o.program = ReadProbe();
   o.argv = {"sandbox_probe", mode};
@@ -53,11 +64,11 @@ Result RunGuest(SandboxOptions o, std::string input = "") {
   return r;
 }
 
-TEST(SandboxTest, ProbeBinaryWasBuilt) {
+TEST_P(SandboxTest, ProbeBinaryWasBuilt) {
   ASSERT_GT(ReadProbe().size(), 1000u) << MEMMGR_SANDBOX_PROBE;
 }
 
-TEST(SandboxTest, OutputLimitStopsWithSigxfszAndExactBytes) {
+TEST_P(SandboxTest, OutputLimitStopsWithSigxfszAndExactBytes) {
   SandboxOptions o = Options("spew");
   o.limit_output_bytes = 10000;
   const Result r = RunGuest(std::move(o));
@@ -67,7 +78,7 @@ TEST(SandboxTest, OutputLimitStopsWithSigxfszAndExactBytes) {
   EXPECT_EQ(r.out.size(), 10000u);
 }
 
-TEST(SandboxTest, InstructionLimitStopsARunawayGuest) {
+TEST_P(SandboxTest, InstructionLimitStopsARunawayGuest) {
   SandboxOptions o = Options("spin");
   o.limit_instructions = 5'000'000;
   const Result r = RunGuest(std::move(o));
@@ -78,7 +89,7 @@ TEST(SandboxTest, InstructionLimitStopsARunawayGuest) {
   EXPECT_LE(r.stats.instructions, 5'000'000u + 2048);
 }
 
-TEST(SandboxTest, InstructionLimitHoldsWhenEverySliceEndsInASyscall) {
+TEST_P(SandboxTest, InstructionLimitHoldsWhenEverySliceEndsInASyscall) {
   // Regression: the limit was only checked when a slice ran out, and the
   // remaining budget could wrap around after an overshoot.
   for (uint64_t limit : {1'000'000u, 1'000'003u, 1'000'007u}) {
@@ -90,33 +101,33 @@ TEST(SandboxTest, InstructionLimitHoldsWhenEverySliceEndsInASyscall) {
   }
 }
 
-TEST(SandboxTest, SchedGetcpuWorks) {
+TEST_P(SandboxTest, SchedGetcpuWorks) {
   const Result r = RunGuest(Options("cpu"));
   EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
   EXPECT_EQ(r.out, "cpu 0\n");
   EXPECT_TRUE(r.stats.unknown_syscalls.empty());
 }
 
-TEST(SandboxTest, RseqRegistersOnceAndFillsInTheCpu) {
+TEST_P(SandboxTest, RseqRegistersOnceAndFillsInTheCpu) {
   // A short area is EINVAL; registering writes cpu_id_start/cpu_id (0);
   // the same area again is EBUSY (sig 0 matches), another one EINVAL.
   const Result r = RunGuest(Options("rseq"));
   EXPECT_EQ(r.out, "bad_len -22 register 0 cpu 0 0 again -16 other -22\n");
 }
 
-TEST(SandboxTest, AbortKillsWithSigabrt) {
+TEST_P(SandboxTest, AbortKillsWithSigabrt) {
   const Result r = RunGuest(Options("abort"));
   EXPECT_EQ(r.status.kind, ExitKind::kSignaled);
   EXPECT_EQ(r.status.ShellStatus(), 128 + 6);
 }
 
-TEST(SandboxTest, CodeRewrittenAndFlushedWithClearCacheRuns) {
+TEST_P(SandboxTest, CodeRewrittenAndFlushedWithClearCacheRuns) {
   const Result r = RunGuest(Options("selfmod"));
   EXPECT_EQ(r.status.ShellStatus(), 0) << r.status.reason;
   EXPECT_EQ(r.out, "selfmod 1 2\n");
 }
 
-TEST(SandboxTest, TimeoutStopsASleepingGuestPromptly) {
+TEST_P(SandboxTest, TimeoutStopsASleepingGuestPromptly) {
   SandboxOptions o = Options("sleep");
   o.timeout = absl::Milliseconds(200);
   const absl::Time t0 = absl::Now();
@@ -126,7 +137,7 @@ TEST(SandboxTest, TimeoutStopsASleepingGuestPromptly) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
 }
 
-TEST(SandboxTest, MemoryLimitKillsWithSigkill) {
+TEST_P(SandboxTest, MemoryLimitKillsWithSigkill) {
   SandboxOptions o = Options("hog");
   o.memory_bytes = 16 << 20;
   const Result r = RunGuest(std::move(o));
@@ -135,7 +146,7 @@ TEST(SandboxTest, MemoryLimitKillsWithSigkill) {
   EXPECT_THAT(r.status.reason, HasSubstr("out of memory"));
 }
 
-TEST(SandboxTest, ProcessesShareOneMemoryBudget) {
+TEST_P(SandboxTest, ProcessesShareOneMemoryBudget) {
   // A child holds 12 MiB while the parent touches 12 MiB more: over a
   // 16 MiB sandbox together, though each process alone is under it.
   SandboxOptions o = Options("forkhog");
@@ -150,7 +161,7 @@ TEST(SandboxTest, ProcessesShareOneMemoryBudget) {
   EXPECT_EQ(r.out, "both hold 12 MiB\n");
 }
 
-TEST(SandboxTest, OneRequestLargerThanTheMemoryFailsWithEnomem) {
+TEST_P(SandboxTest, OneRequestLargerThanTheMemoryFailsWithEnomem) {
   // Like Linux's overcommit heuristic: no single writable mapping (or brk)
   // larger than the sandbox's memory; malloc sees ENOMEM, nothing dies.
   SandboxOptions o = Options("bigalloc");
@@ -160,7 +171,7 @@ TEST(SandboxTest, OneRequestLargerThanTheMemoryFailsWithEnomem) {
   EXPECT_EQ(r.out, "malloc null errno 12\n");
 }
 
-TEST(SandboxTest, OnlyPassedInFilesCanBeOpened) {
+TEST_P(SandboxTest, OnlyPassedInFilesCanBeOpened) {
   SandboxOptions o = Options("file");
   o.files["/data/in.txt"] = "hello file";
   const Result r = RunGuest(std::move(o));
@@ -168,13 +179,13 @@ TEST(SandboxTest, OnlyPassedInFilesCanBeOpened) {
   EXPECT_EQ(r.out, "read 10: hello file|other -1 errno 2\n");
 }
 
-TEST(SandboxTest, ReadingAPipeNobodyCanWriteIsADeadlock) {
+TEST_P(SandboxTest, ReadingAPipeNobodyCanWriteIsADeadlock) {
   const Result r = RunGuest(Options("deadlock"));
   EXPECT_EQ(r.status.kind, ExitKind::kSignaled);
   EXPECT_THAT(r.status.reason, HasSubstr("deadlock"));
 }
 
-TEST(SandboxTest, WritingAPipeWithoutReaderIsSigpipeUnlessIgnored) {
+TEST_P(SandboxTest, WritingAPipeWithoutReaderIsSigpipeUnlessIgnored) {
   Result r = RunGuest(Options("sigpipe"));
   EXPECT_EQ(r.status.ShellStatus(), 128 + 13);
   EXPECT_THAT(r.status.reason, HasSubstr("SIGPIPE"));
@@ -186,7 +197,7 @@ TEST(SandboxTest, WritingAPipeWithoutReaderIsSigpipeUnlessIgnored) {
   EXPECT_EQ(r.out, "write -1 errno 32\n");  // EPIPE
 }
 
-TEST(SandboxTest, BadPointersAreEfaultAndUnknownSyscallsEnosys) {
+TEST_P(SandboxTest, BadPointersAreEfaultAndUnknownSyscallsEnosys) {
   // Input is waiting, so read() really copies (at EOF Linux returns 0
   // without touching the buffer, and so do we).
   const Result r = RunGuest(Options("badptr"), "input");
@@ -195,7 +206,7 @@ TEST(SandboxTest, BadPointersAreEfaultAndUnknownSyscallsEnosys) {
   EXPECT_EQ(r.stats.unknown_syscalls.at(999), 1u);
 }
 
-TEST(SandboxTest, SeededRandomnessIsReproducible) {
+TEST_P(SandboxTest, SeededRandomnessIsReproducible) {
   SandboxOptions a = Options("random");
   a.deterministic_random = true;
   a.random_seed = 42;
@@ -210,7 +221,7 @@ TEST(SandboxTest, SeededRandomnessIsReproducible) {
   EXPECT_NE(RunGuest(std::move(c)).out, ra.out);
 }
 
-TEST(SandboxTest, ASleepingProcessDoesNotStallTheOthers) {
+TEST_P(SandboxTest, ASleepingProcessDoesNotStallTheOthers) {
   // The child sleeps 30 s; the parent computes (tens of millions of
   // instructions across many slices, well under a second optimised, a few
   // seconds in an unoptimised sanitizer build) and exits without waiting,
@@ -224,7 +235,7 @@ TEST(SandboxTest, ASleepingProcessDoesNotStallTheOthers) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(15));
 }
 
-TEST(SandboxTest, ZombiesCountTowardsTheProcessLimit) {
+TEST_P(SandboxTest, ZombiesCountTowardsTheProcessLimit) {
   SandboxOptions o = Options("forkbomb");
   o.max_processes = 8;
   const Result r = RunGuest(std::move(o));
@@ -233,7 +244,7 @@ TEST(SandboxTest, ZombiesCountTowardsTheProcessLimit) {
   EXPECT_EQ(r.stats.processes, 8u);
 }
 
-TEST(SandboxTest, StdinComesThroughTheIoSeam) {
+TEST_P(SandboxTest, StdinComesThroughTheIoSeam) {
   const Result r = RunGuest(Options("stdin"), "line one\nline two\n");
   EXPECT_EQ(r.out, "line one\nline two\n");
 }
@@ -242,7 +253,7 @@ TEST(SandboxTest, StdinComesThroughTheIoSeam) {
 // and the data. Each must end with a status (loader error, signal, limit or
 // exit) — never a host crash, a hang or a sanitizer report (CI runs this
 // under ASan+UBSan).
-TEST(SandboxTest, MutatedProgramsAlwaysEndCleanly) {
+TEST_P(SandboxTest, MutatedProgramsAlwaysEndCleanly) {
   const std::string original = ReadProbe();
   ASSERT_GT(original.size(), 4096u);
   uint64_t rng = 0x243f6a8885a308d3ull;
@@ -286,7 +297,7 @@ TEST(SandboxTest, MutatedProgramsAlwaysEndCleanly) {
   EXPECT_GT(rejected, 0);
 }
 
-TEST(SandboxTest, CreateRejectsBadProgramsAndOptions) {
+TEST_P(SandboxTest, CreateRejectsBadProgramsAndOptions) {
   StringIo io;
   SandboxOptions o = Options("x");
   o.program = "not an elf";
@@ -308,6 +319,11 @@ TEST(SandboxTest, CreateRejectsBadProgramsAndOptions) {
   EXPECT_EQ(Sandbox::Create(Options("x"), nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, SandboxTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Jit" : "Interpreted";
+                         });
 
 }  // namespace
 }  // namespace memmgr::sandbox
