@@ -87,13 +87,15 @@ void SandboxManager::ExecutorLoop() {
         }
       }
     }
-    e->state = EntryState::kRunnable;  // checked in
+    // Checked in: the new state (still kRunning here) decides who may
+    // touch the sandbox next.
     if (e->kill_requested) {
       StopLocked(e, e->kill_status, &graveyard);
     } else {
       switch (result.state) {
         case sandbox::RunState::kRunnable:
         case sandbox::RunState::kSnapshotRequested:
+          e->state = EntryState::kRunnable;
           EnqueueLocked(e);
           break;
         case sandbox::RunState::kIdle:
@@ -139,7 +141,8 @@ void SandboxManager::UpdateStatsLocked(SandboxEntry& e,
   e.cow_breaks = cow;
   e.instructions =
       stats.instructions - std::min(stats.instructions, e.instructions_base);
-  e.peak_frames = stats.peak_frames;
+  // Not stats.peak_frames: that is the shared pool's high-water mark.
+  e.peak_frames = stats.mmu.peak_rss_pages;
   e.resident_pages = stats.mmu.rss_pages;
 }
 

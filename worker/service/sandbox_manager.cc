@@ -346,11 +346,12 @@ absl::Status SandboxManager::Kill(const std::string& sandbox_id) {
 void SandboxManager::StopLocked(const EntryPtr& e, v1::StopStatus status,
                                 Graveyard* graveyard) {
   if (e->state == EntryState::kStopped) return;
-  if (e->state == EntryState::kRunnable && !e->held) {
-    run_queue_.erase(std::find(run_queue_.begin(), run_queue_.end(), e));
-  } else if (e->state == EntryState::kParked) {
-    parked_.remove(e);
+  // Off whichever queue it is on (none while checked out).
+  if (auto it = std::find(run_queue_.begin(), run_queue_.end(), e);
+      it != run_queue_.end()) {
+    run_queue_.erase(it);
   }
+  if (e->state == EntryState::kParked) parked_.remove(e);
   e->state = EntryState::kStopped;
   e->status = std::move(status);
   e->output->Close();
@@ -432,8 +433,9 @@ absl::StatusOr<v1::SnapshotResponse> SandboxManager::Snapshot(
                        " reached; delete some snapshots"));
     }
     e->held = true;
-    if (e->state == EntryState::kRunnable) {
-      run_queue_.erase(std::find(run_queue_.begin(), run_queue_.end(), e));
+    if (auto it = std::find(run_queue_.begin(), run_queue_.end(), e);
+        it != run_queue_.end()) {
+      run_queue_.erase(it);
     }
   }
   // Checked out: nobody else touches e->sandbox now.
@@ -608,7 +610,9 @@ void SandboxManager::FillInfoLocked(const SandboxEntry& e,
   if (e.state == EntryState::kStopped) *info->mutable_status() = e.status;
   info->set_running(e.started && e.state != EntryState::kStopped);
   info->set_started(e.started);
-  info->set_resident_pages(e.resident_pages);
+  // A stopped sandbox's frames are freed.
+  info->set_resident_pages(e.state == EntryState::kStopped ? 0
+                                                           : e.resident_pages);
   const uint64_t broken = e.cow_breaks - e.cow_at_shared_base;
   const uint64_t shared =
       e.shared_at_base > broken ? e.shared_at_base - broken : 0;
