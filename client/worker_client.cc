@@ -79,15 +79,18 @@ absl::Status WorkerClient::Attach(
   std::unique_ptr<grpc::ClientReader<v1::OutputChunk>> reader =
       stub_->Attach(ctx.get(), request);
   v1::OutputChunk chunk;
+  bool stopped = false;
   while (reader->Read(&chunk)) {
     if (!on_chunk(chunk)) {
       ctx->TryCancel();
+      stopped = true;
       break;
     }
   }
   const absl::Status s = FromGrpcStatus(reader->Finish());
   // Our own cancellation is not an error.
-  return s.code() == absl::StatusCode::kCancelled ? absl::OkStatus() : s;
+  return stopped && s.code() == absl::StatusCode::kCancelled ? absl::OkStatus()
+                                                             : s;
 }
 
 absl::StatusOr<v1::SnapshotResponse> WorkerClient::Snapshot(
