@@ -1,5 +1,8 @@
 // The executor threads of SandboxManager: run queue, parking, and turning a
-// slice's outcome into the sandbox's next state.
+// slice's outcome into the sandbox's next state. ExecutorLoop takes mu_ by
+// hand (Lock/Unlock around each slice) rather than with a MutexLock scope;
+// scripts/check-thread-safety still checks it against the ABSL_GUARDED_BY
+// annotations of sandbox_manager.h.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -128,7 +131,7 @@ void SandboxManager::WakeParkedLocked(absl::Time now) {
       continue;
     }
     e->state = EntryState::kRunnable;
-    if (!e->held) run_queue_.push_back(e);
+    EnqueueLocked(e);
     it = parked_.erase(it);
   }
 }

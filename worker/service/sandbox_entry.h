@@ -42,6 +42,10 @@ struct SandboxEntry {
   bool started = false;
   // An RPC thread has checked the sandbox out (see the header comment).
   bool held = false;
+  // RPC threads waiting to check it out (Snapshot of a running sandbox).
+  // While > 0, a checked-in sandbox is not queued again, so the waiters
+  // cannot be starved by executors re-taking it at once.
+  int hold_waiters = 0;
   // Kill (or shutdown) arrived while the entry was checked out: whoever
   // checks it back in stops it with kill_status.
   bool kill_requested = false;

@@ -281,11 +281,12 @@ absl::Status SandboxManager::Start(const std::string& sandbox_id) {
   }
   (*e)->started = true;
   (*e)->state = EntryState::kRunnable;
-  if (!(*e)->held) EnqueueLocked(*e);
+  EnqueueLocked(*e);
   return absl::OkStatus();
 }
 
 void SandboxManager::EnqueueLocked(const EntryPtr& e) {
+  if (e->held || e->hold_waiters > 0) return;
   run_queue_.push_back(e);
   work_cv_.Signal();
 }
@@ -375,7 +376,7 @@ void SandboxManager::ReleaseHeldLocked(const EntryPtr& e,
   if (e->kill_requested) {
     StopLocked(e, e->kill_status, graveyard);
   } else if (e->state == EntryState::kRunnable) {
-    EnqueueLocked(e);
+    EnqueueLocked(e);  // unless another Snapshot waits for it
   }
   changed_cv_.SignalAll();
 }
@@ -417,20 +418,26 @@ absl::StatusOr<v1::SnapshotResponse> SandboxManager::Snapshot(
     absl::StatusOr<EntryPtr> found = FindLocked(request.sandbox_id());
     if (!found.ok()) return found.status();
     e = *found;
-    // A snapshot in the middle of a slice waits for it to end (or for
-    // another RPC's snapshot of the same sandbox).
-    while (e->state == EntryState::kRunning || e->held) {
-      changed_cv_.Wait(&mu_);
-    }
-    if (e->state == EntryState::kStopped || e->kill_requested) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(request.sandbox_id(), " has stopped (",
-                       e->status.detail(), "); nothing to snapshot"));
-    }
+    // Checked before waiting: every failure after the wait is a stopped
+    // sandbox, which needs no re-queueing. (RegisterSnapshotLocked checks
+    // the cap again for snapshots taken meanwhile.)
     if (snapshots_.size() >= options_.max_snapshots) {
       return absl::ResourceExhaustedError(
           absl::StrCat("--max_snapshots=", options_.max_snapshots,
                        " reached; delete some snapshots"));
+    }
+    // A snapshot in the middle of a slice waits for it to end (or for
+    // another RPC's snapshot of the same sandbox). hold_waiters keeps the
+    // executor from queueing it again meanwhile.
+    ++e->hold_waiters;
+    while (e->state == EntryState::kRunning || e->held) {
+      changed_cv_.Wait(&mu_);
+    }
+    --e->hold_waiters;
+    if (e->state == EntryState::kStopped || e->kill_requested) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(request.sandbox_id(), " has stopped (",
+                       e->status.detail(), "); nothing to snapshot"));
     }
     e->held = true;
     if (auto it = std::find(run_queue_.begin(), run_queue_.end(), e);

@@ -151,7 +151,8 @@ class SandboxManager {
   void StopLocked(const EntryPtr& e, v1::StopStatus status,
                   Graveyard* graveyard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a checked-in, runnable entry on the run queue and wakes one
-  // executor.
+  // executor, unless an RPC thread holds it or waits to (it queues it when
+  // it is done).
   void EnqueueLocked(const EntryPtr& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns an entry an RPC thread held: stops it if a kill came meanwhile,
   // else queues it again if runnable.
@@ -186,8 +187,8 @@ class SandboxManager {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, EntryPtr> entries_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, SnapshotRecord> snapshots_ ABSL_GUARDED_BY(mu_);
-  // Invariant: e is in run_queue_ iff e->state == kRunnable && !e->held;
-  // in parked_ iff e->state == kParked.
+  // Invariant: e is in run_queue_ iff e->state == kRunnable && !e->held &&
+  // e->hold_waiters == 0; in parked_ iff e->state == kParked.
   std::deque<EntryPtr> run_queue_ ABSL_GUARDED_BY(mu_);
   std::list<EntryPtr> parked_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> stopped_order_ ABSL_GUARDED_BY(mu_);

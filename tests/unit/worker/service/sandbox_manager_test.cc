@@ -202,6 +202,10 @@ TEST_F(SandboxManagerTest, KillingOneSandboxLeavesTheOthersRunning) {
   EXPECT_EQ(WaitFor(*m, ids[1]).status().detail(), w.status().detail());
 }
 
+// Also the regression test for snapshot starvation: a sandbox that never
+// sleeps was re-taken by an executor at every check-in before the waiting
+// Snapshot could reacquire the lock (it hung under TSan); a waiting
+// Snapshot now keeps it off the run queue (SandboxEntry::hold_waiters).
 TEST_F(SandboxManagerTest, SnapshotOfASpinningSandboxStopsItAndForksResume) {
   auto m = NewManager();
   ASSERT_NE(m, nullptr);
