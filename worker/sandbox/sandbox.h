@@ -68,7 +68,7 @@ struct SandboxOptions {
   // AT_RANDOM and getrandom: host entropy unless a seed is given.
   bool deterministic_random = false;
   uint64_t random_seed = 0;
-  int numa_node = -1;
+  int numa_node = -1;  // of its own pool; a shared pool is bound already
 };
 
 enum class ExitKind {
@@ -138,7 +138,6 @@ struct ForkOptions {
 };
 
 struct OpenFile;
-struct ProcessState;
 class Snapshot;
 
 class Sandbox {
