@@ -7,6 +7,8 @@
 // exits with its status; with --forks=N it snapshots the guest where it
 // calls memmgr_snapshot() and runs N forks of that snapshot instead. All
 // logic lives in the worker libraries; this file parses flags and prints.
+// `memmgr-worker serve [flags]` (the Worker gRPC service) is dispatched to
+// worker/service/serve_main.cc.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -33,6 +35,7 @@
 #include "worker/mmu/mmu_stats.h"
 #include "worker/sandbox/sandbox.h"
 #include "worker/sandbox/snapshot.h"
+#include "worker/service/serve_main.h"
 
 extern char** environ;
 
@@ -453,6 +456,9 @@ int main(int argc, char** argv) {
   memmgr::ShowFlagsOfInHelp("worker/main.cc");
   absl::SetProgramUsageMessage(kUsage);
   if (argc >= 2 && std::string(argv[1]) == "run") return Run(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "serve") {
+    return memmgr::worker::ServeMain(argc - 1, argv + 1);
+  }
   // No subcommand: parse anyway so --help / --version work, then explain.
   absl::ParseCommandLine(argc, argv);
   std::fprintf(stderr, "usage: %s\n", kUsage);

@@ -1,0 +1,259 @@
+// Flag parsing, signals and logging of `memmgr-worker serve`. The flags are
+// parsed here by hand, not with ABSL_FLAG: `run`'s flags (--memory, ...)
+// live in the same binary's global flag registry with other meanings and
+// defaults, and a bad flag must exit 2 with one clear line.
+#include "worker/service/serve_main.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/byte_size.h"
+#include "common/logging.h"
+#include "worker/service/worker_runner.h"
+
+namespace memmgr::worker {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+struct Flag {
+  const char* name;
+  const char* value_name;
+  std::string help;
+  // Parses the value; returns "" or an error message.
+  std::function<std::string(const std::string&)> set;
+};
+
+std::function<std::string(const std::string&)> String(std::string* out) {
+  return [out](const std::string& v) {
+    *out = v;
+    return std::string();
+  };
+}
+
+template <typename T>
+std::function<std::string(const std::string&)> Int(T* out, T min, T max) {
+  return [out, min, max](const std::string& v) {
+    T x;
+    if (!absl::SimpleAtoi(v, &x) || x < min || x > max) {
+      return absl::StrCat("want an integer in ", min, "..", max);
+    }
+    *out = x;
+    return std::string();
+  };
+}
+
+std::function<std::string(const std::string&)> Size(uint64_t* out,
+                                                    uint64_t min) {
+  return [out, min](const std::string& v) {
+    absl::StatusOr<uint64_t> b = ParseByteSize(v);
+    if (!b.ok()) return std::string(b.status().message());
+    if (*b < min) return absl::StrCat("want at least ", FormatByteSize(min));
+    *out = *b;
+    return std::string();
+  };
+}
+
+std::function<std::string(const std::string&)> Duration(absl::Duration* out) {
+  return [out](const std::string& v) {
+    absl::Duration d;
+    if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration()) {
+      return std::string("want a duration like 10s or 500ms");
+    }
+    *out = d;
+    return std::string();
+  };
+}
+
+void PrintHelp(const std::vector<Flag>& flags) {
+  std::printf(
+      "memmgr-worker serve [flags]\n"
+      "\n"
+      "Serves the memmgr.v1.Worker gRPC service "
+      "(proto/memmgr/v1/worker.proto):\n"
+      "create sandboxes from RISC-V RV64 ELF programs, run them on executor\n"
+      "threads, snapshot them and fork them copy-on-write. Prometheus metrics\n"
+      "on --metrics_listen /metrics. Logs 'serving gRPC on port N' once "
+      "ready.\n"
+      "SIGTERM/SIGINT: kill every sandbox, drain RPCs (--shutdown_grace),\n"
+      "exit 0. Exit 1: cannot start; 2: bad flags.\n"
+      "Sizes take K/M/G suffixes (binary); durations 10s, 500ms.\n"
+      "\n"
+      "Flags:\n");
+  for (const Flag& f : flags) {
+    std::printf("  --%s=%s\n      %s\n", f.name, f.value_name, f.help.c_str());
+  }
+}
+
+}  // namespace
+
+int ServeMain(int argc, char** argv) {
+  WorkerConfig config;
+  SandboxManagerOptions& m = config.manager;
+  absl::Duration grace = absl::Seconds(10);
+  int executors = 0;
+  const std::vector<Flag> flags = {
+      {"listen", "HOST:PORT",
+       "gRPC listen address; port 0 = a free port (see --port_file) "
+       "(default 127.0.0.1:7071)",
+       String(&config.listen)},
+      {"port_file", "FILE",
+       "write the bound gRPC port here once serving (atomically)",
+       String(&config.port_file)},
+      {"metrics_listen", "HOST:PORT",
+       "Prometheus /metrics address; empty disables (default "
+       "127.0.0.1:9465)",
+       String(&config.metrics_listen)},
+      {"metrics_port_file", "FILE", "write the bound metrics port here",
+       String(&config.metrics_port_file)},
+      {"memory", "SIZE",
+       "the node's memory: one frame pool shared by every sandbox, snapshot "
+       "and fork (default 1G)",
+       Size(&m.memory_bytes, 256 << 10)},
+      {"numa_node", "N", "bind the pool to this host NUMA node (-1 = none)",
+       Int<int>(&m.numa_node, -1, 1023)},
+      {"sandbox_memory", "SIZE",
+       "memory limit of a sandbox whose request leaves memory_max_pages 0 "
+       "(default 256M, at most --memory)",
+       Size(&m.default_sandbox_memory_bytes, 256 << 10)},
+      {"images_dir", "DIR",
+       "directory of ELF images CreateSandbox may name (image=NAME); empty = "
+       "only ELF bytes are accepted",
+       String(&m.images_dir)},
+      {"executors", "N",
+       "executor threads running sandboxes (0 = one per hardware thread)",
+       Int<int>(&executors, 0, 1024)},
+      {"slice_instructions", "N",
+       "guest instructions per time slice (default 4000000)",
+       Int<uint64_t>(&m.slice_instructions, 1000, uint64_t{1} << 40)},
+      {"max_forks", "N", "largest Fork count (default 1000)",
+       Int<uint32_t>(&m.max_forks, 1, 1 << 20)},
+      {"max_sandboxes", "N",
+       "most live (not stopped) sandboxes at once (default 4096)",
+       Int<uint32_t>(&m.max_sandboxes, 1, 1 << 24)},
+      {"max_snapshots", "N", "most snapshots held at once (default 1024)",
+       Int<uint32_t>(&m.max_snapshots, 1, 1 << 24)},
+      {"retain_stopped", "N",
+       "stopped sandboxes whose status and output are kept for Wait, logs "
+       "and ps; older ones are forgotten (default 1024)",
+       Int<uint32_t>(&m.retain_stopped, 0, 1 << 24)},
+      {"output_retain_bytes", "SIZE",
+       "output kept per sandbox for Attach; older bytes are dropped "
+       "(default 1M)",
+       Size(&m.output_retain_bytes, 4096)},
+      {"max_elf_bytes", "SIZE", "largest program image (default 64M)",
+       Size(&m.max_elf_bytes, 4096)},
+      {"max_stdin_bytes", "SIZE",
+       "largest stdin of a CreateSandbox or fork delta (default 16M)",
+       Size(&m.max_stdin_bytes, 0)},
+      {"max_args_bytes", "SIZE", "largest args + env of a sandbox (default 1M)",
+       Size(&m.max_args_bytes, 4096)},
+      {"shutdown_grace", "DURATION",
+       "on SIGTERM, how long in-flight RPCs may take (default 10s)",
+       Duration(&grace)},
+  };
+
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-help" || a == "-h" || a == "--helpfull") {
+      PrintHelp(flags);
+      return 0;
+    }
+    if (a.rfind("-", 0) != 0) {
+      std::fprintf(stderr,
+                   "memmgr-worker serve: unexpected argument '%s' (serve "
+                   "takes only flags; see --help)\n",
+                   a.c_str());
+      return kExitUsage;
+    }
+    a = a.substr(a.rfind("--", 0) == 0 ? 2 : 1);
+    std::string name = a, value;
+    bool has_value = false;
+    if (const size_t eq = a.find('='); eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    const Flag* flag = nullptr;
+    for (const Flag& f : flags) {
+      if (name == f.name) flag = &f;
+    }
+    if (flag == nullptr) {
+      std::fprintf(stderr,
+                   "memmgr-worker serve: unknown flag --%s (see --help)\n",
+                   name.c_str());
+      return kExitUsage;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "memmgr-worker serve: --%s needs a value\n",
+                     name.c_str());
+        return kExitUsage;
+      }
+      value = argv[++i];
+    }
+    if (std::string error = flag->set(value); !error.empty()) {
+      std::fprintf(stderr, "memmgr-worker serve: --%s=%s: %s\n", name.c_str(),
+                   value.c_str(), error.c_str());
+      return kExitUsage;
+    }
+  }
+  m.executors = executors;
+  if (!m.images_dir.empty()) {
+    struct stat st;
+    if (::stat(m.images_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      std::fprintf(stderr,
+                   "memmgr-worker serve: --images_dir=%s: not a directory\n",
+                   m.images_dir.c_str());
+      return kExitUsage;
+    }
+  }
+  if (m.default_sandbox_memory_bytes > m.memory_bytes) {
+    m.default_sandbox_memory_bytes = m.memory_bytes;
+  }
+
+  // Block the stop signals before any thread starts, so only sigwait below
+  // receives them. A client that goes away must not kill the worker.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<WorkerRunner>> runner =
+      WorkerRunner::Start(config);
+  if (!runner.ok()) {
+    std::fprintf(stderr, "memmgr-worker serve: %s\n",
+                 std::string(runner.status().message()).c_str());
+    return runner.status().code() == absl::StatusCode::kInvalidArgument
+               ? kExitUsage
+               : 1;
+  }
+  const SandboxManagerOptions& o = (*runner)->manager()->options();
+  MEMMGR_LOG(INFO) << "memmgr-worker serving gRPC on port " << (*runner)->port()
+                   << ", metrics on port " << (*runner)->metrics_port()
+                   << ", memory " << FormatByteSize(o.memory_bytes) << ", "
+                   << o.executors << " executors"
+                   << (o.images_dir.empty() ? ""
+                                            : ", images in " + o.images_dir);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  MEMMGR_LOG(INFO) << "signal " << sig << ": killing sandboxes, draining RPCs";
+  (*runner)->Shutdown(grace);
+  MEMMGR_LOG(INFO) << "memmgr-worker stopped cleanly";
+  return 0;
+}
+
+}  // namespace memmgr::worker
