@@ -89,6 +89,7 @@ constexpr int64_t kMaxForks = 65536;
 
 constexpr char kUsage[] =
     "memmgr-worker run [flags] prog.elf [args...]\n"
+    "memmgr-worker serve [flags]   (the Worker gRPC service: serve --help)\n"
     "\n"
     "Runs a static RISC-V RV64 Linux program (riscv64-linux-gnu-gcc -static)\n"
     "in a memmgr sandbox and exits with the guest's exit status; a guest\n"

@@ -31,6 +31,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "worker/mmu/frame_pool.h"
@@ -248,6 +249,14 @@ class AddressSpace {
     return ptep != nullptr && !ptep->none();
   }
   MmuStats GetStats() const;
+  // Calls fn(pfn) for every frame other than the zero page that a present
+  // pte maps. Only reads: like ForkFrozen, safe from any thread on an
+  // address space nobody runs or changes (a snapshot's).
+  void ForEachMappedFrame(absl::FunctionRef<void(Pfn)> fn) const {
+    page_table_.ForEachPte(0, options_.va_limit, [&](GuestAddr, Pte pte) {
+      if (pte.present() && pte.pfn() != FramePool::kZeroPfn) fn(pte.pfn());
+    });
+  }
   const VmaSet& vmas() const { return vmas_; }
   const Options& options() const { return options_; }
   // Top of the mmap area (options().mmap_base, or derived from va_limit and

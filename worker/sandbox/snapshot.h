@@ -66,6 +66,8 @@ class Snapshot {
   // from and with every fork until they write them).
   uint64_t resident_pages() const { return resident_pages_; }
   const std::shared_ptr<mmu::FramePool>& pool() const { return pool_; }
+  // The frozen address space (read-only; safe to read from any thread).
+  const mmu::AddressSpace& address_space() const { return *as_; }
 
  private:
   friend class Sandbox;

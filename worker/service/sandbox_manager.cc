@@ -650,12 +650,31 @@ ManagerStats SandboxManager::GetStats() {
   const mmu::FramePool::Stats ps = pool_->GetStats();
   s.frames_capacity = ps.total_frames;
   s.frames_used = ps.used_frames;
-  // Shared frames: allocated frames with more than one reference. A scan of
-  // the descriptors' atomic refcounts without any lock: a consistent-enough
-  // reading for a gauge (frames may change while it runs).
+  // Shared frames: frames a snapshot holds (its forks and the sandbox it
+  // came from map them until they write them) plus frames with more than
+  // one reference (leaf tables copied after a guest fork), each counted
+  // once. Page tables are shared between forks, so a frame's refcount alone
+  // undercounts. Snapshots are frozen, so walking their tables from this
+  // thread is safe; the refcount scan reads atomics without a lock, a
+  // consistent-enough reading for a gauge.
+  std::vector<bool> shared(ps.total_frames, false);
+  {
+    std::vector<std::shared_ptr<const sandbox::Snapshot>> snaps;
+    {
+      MutexLock lock(&mu_);
+      for (const auto& [id, snap] : snapshots_) {
+        snaps.push_back(snap.snapshot);
+      }
+    }
+    for (const auto& snap : snaps) {
+      snap->address_space().ForEachMappedFrame([&](mmu::Pfn pfn) {
+        if (pfn < shared.size()) shared[pfn] = true;
+      });
+    }
+  }
   for (uint64_t pfn = 1; pfn < ps.total_frames; ++pfn) {
-    if (pool_->Descriptor(static_cast<mmu::Pfn>(pfn))
-            .refcount.load(std::memory_order_relaxed) > 1) {
+    if (shared[pfn] || pool_->Descriptor(static_cast<mmu::Pfn>(pfn))
+                               .refcount.load(std::memory_order_relaxed) > 1) {
       ++s.frames_shared;
     }
   }
