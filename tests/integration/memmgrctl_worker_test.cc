@@ -34,8 +34,8 @@ Message ParseJson(const std::string& json) {
 class MemmgrctlWorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto w = WorkerProcess::Start(MEMMGR_WORKER_BIN, dir_.path(),
-                                  {"--memory=256M", "--executors=2"});
+    auto w = StartWorkerProcess(MEMMGR_WORKER_BIN, dir_.path(),
+                                {"--memory=256M", "--executors=2"});
     ASSERT_TRUE(w.ok()) << w.status();
     worker_ = *std::move(w);
   }

@@ -47,7 +47,7 @@ class WorkerServiceTest : public ::testing::Test {
     worker_.reset();
     flags.insert(flags.end(), {"--memory=512M", "--images_dir=" + images_,
                                "--max_forks=200", "--executors=2"});
-    auto w = WorkerProcess::Start(MEMMGR_WORKER_BIN, dir_.path(), flags);
+    auto w = StartWorkerProcess(MEMMGR_WORKER_BIN, dir_.path(), flags);
     ASSERT_TRUE(w.ok()) << w.status();
     worker_ = *std::move(w);
     WorkerClientOptions o;

@@ -41,18 +41,25 @@ std::string ReadFile(const std::string& path) {
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& binary, const std::string& data_dir,
     const std::vector<std::string>& extra_flags, absl::Duration timeout) {
+  return Launch("memmgr-server", {binary, "--data_dir=" + data_dir}, data_dir,
+                extra_flags, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(
+    const std::string& what, std::vector<std::string> args,
+    const std::string& file_prefix, const std::vector<std::string>& extra_flags,
+    absl::Duration timeout) {
   std::unique_ptr<ServerProcess> p(new ServerProcess());
-  const std::string port_file = data_dir + ".port";
-  const std::string metrics_port_file = data_dir + ".metrics_port";
-  p->log_path_ = data_dir + ".log";
+  const std::string binary = args.at(0);
+  const std::string port_file = file_prefix + ".port";
+  const std::string metrics_port_file = file_prefix + ".metrics_port";
+  p->log_path_ = file_prefix + ".log";
   ::unlink(port_file.c_str());
   ::unlink(metrics_port_file.c_str());
-  std::vector<std::string> args = {binary,
-                                   "--data_dir=" + data_dir,
-                                   "--listen=127.0.0.1:0",
-                                   "--port_file=" + port_file,
-                                   "--metrics_listen=127.0.0.1:0",
-                                   "--metrics_port_file=" + metrics_port_file};
+  args.insert(args.end(),
+              {std::string("--listen=127.0.0.1:0"), "--port_file=" + port_file,
+               std::string("--metrics_listen=127.0.0.1:0"),
+               "--metrics_port_file=" + metrics_port_file});
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   const pid_t pid = ::fork();
   if (pid < 0) return absl::InternalError("fork failed");
@@ -79,13 +86,13 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     int status;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       p->pid_ = -1;
-      return absl::InternalError(absl::StrCat(
-          "memmgr-server exited early (status ", status, "): ", p->ReadLog()));
+      return absl::InternalError(absl::StrCat(what, " exited early (status ",
+                                              status, "): ", p->ReadLog()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::DeadlineExceededError(
-      absl::StrCat("memmgr-server did not start: ", p->ReadLog()));
+      absl::StrCat(what, " did not start: ", p->ReadLog()));
 }
 
 ServerProcess::~ServerProcess() {

@@ -24,6 +24,15 @@ class ServerProcess {
       const std::string& binary, const std::string& data_dir,
       const std::vector<std::string>& extra_flags = {},
       absl::Duration timeout = absl::Seconds(30));
+  // The generic part, also used for `memmgr-worker serve`
+  // (worker_process.h): runs `args` (args[0] is the binary) plus ephemeral
+  // --listen/--port_file/--metrics_listen/--metrics_port_file and
+  // `extra_flags`; the port files and the log are file_prefix + ".port",
+  // ".metrics_port" and ".log". `what` names the process in errors.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Launch(
+      const std::string& what, std::vector<std::string> args,
+      const std::string& file_prefix,
+      const std::vector<std::string>& extra_flags, absl::Duration timeout);
   ~ServerProcess();
 
   int port() const { return port_; }
