@@ -11,6 +11,7 @@
 // worker/service/serve_main.cc.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,14 +29,20 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "client/client.h"
 #include "common/byte_size.h"
 #include "common/flags_help.h"
 #include "worker/mmu/mmu_stats.h"
+#include "worker/mmu/reclaim.h"
 #include "worker/sandbox/sandbox.h"
 #include "worker/sandbox/snapshot.h"
 #include "worker/service/serve_main.h"
+#include "worker/swap/embedded_swap_device.h"
+#include "worker/swap/lazy_swap_device.h"
+#include "worker/swap/remote_swap_device.h"
 
 extern char** environ;
 
@@ -70,6 +77,25 @@ ABSL_FLAG(int, max_processes, 64, "most live processes the guest may fork");
 ABSL_FLAG(bool, jit, false,
           "translate the guest's integer code to x86-64 (template JIT) "
           "instead of interpreting every instruction");
+ABSL_FLAG(std::string, swap, "embedded",
+          "where reclaim puts anonymous pages when the guest needs more "
+          "than --memory: 'embedded' (the swap store library in-process, on "
+          "a temp RocksDB directory opened on first use, or --swap_dir), "
+          "'none' (no reclaim: exceeding --memory kills the guest), or "
+          "'server' (memmgr-server at --server)");
+ABSL_FLAG(std::string, server, "",
+          "host:port of memmgr-server for --swap=server (setting it implies "
+          "--swap=server): the worker registers, keeps its lease with "
+          "heartbeats and swaps there");
+ABSL_FLAG(std::string, swap_dir, "",
+          "RocksDB directory for --swap=embedded (kept afterwards, its slots "
+          "freed); empty = a temp directory removed at exit");
+ABSL_FLAG(int, swappiness, 60,
+          "0..200: how much reclaim prefers anonymous pages (swap) over "
+          "clean file pages (re-read from the ELF image), vm.swappiness");
+ABSL_FLAG(absl::Duration, swap_retry_for, absl::Minutes(5),
+          "--swap=server: how long a swap call keeps retrying while the "
+          "server is unavailable before the guest stops with SIGBUS");
 ABSL_FLAG(int64_t, forks, 0,
           "snapshot the guest where it calls memmgr_snapshot() "
           "(tests/guest/include/memmgr_guest.h) and run this many forks of "
@@ -153,6 +179,29 @@ void PrintStats(const memmgr::sandbox::SandboxStats& s,
                faults.empty() ? " none" : faults.c_str(),
                static_cast<unsigned long long>(s.decoded_instructions),
                static_cast<unsigned long long>(s.output_bytes));
+}
+
+void PrintReclaimStats(const memmgr::mmu::Reclaimer::Stats& s) {
+  std::fprintf(
+      stderr,
+      "  reclaim       scanned %llu, swapped out %llu (anon) + dropped %llu "
+      "(file), activated %llu, deactivated %llu\n"
+      "  swap          out %llu pages, in %llu pages, %llu swap-cache hits, "
+      "%llu device reads, %llu I/O errors\n"
+      "  kswapd        %llu wakeups, %llu rounds; direct reclaim %llu\n",
+      static_cast<unsigned long long>(s.pgscan),
+      static_cast<unsigned long long>(s.pgsteal_anon),
+      static_cast<unsigned long long>(s.pgsteal_file),
+      static_cast<unsigned long long>(s.pgactivate),
+      static_cast<unsigned long long>(s.pgdeactivate),
+      static_cast<unsigned long long>(s.pswpout),
+      static_cast<unsigned long long>(s.pswpin),
+      static_cast<unsigned long long>(s.swapcache_hits),
+      static_cast<unsigned long long>(s.swap_faults),
+      static_cast<unsigned long long>(s.swap_io_errors),
+      static_cast<unsigned long long>(s.kswapd_wakeups),
+      static_cast<unsigned long long>(s.kswapd_rounds),
+      static_cast<unsigned long long>(s.direct_reclaims));
 }
 
 // A fork's stdio under --forks: output goes to the worker's stdout and
@@ -429,8 +478,98 @@ int Run(int argc, char** argv) {
                  std::string(valid.message()).c_str());
     return kExitUsage;
   }
+  // Swap: the pool is made here so its reclaimer exists before the
+  // guest's first address space (the sandbox would otherwise make it).
+  std::shared_ptr<memmgr::mmu::FramePool> pool;
+  std::unique_ptr<memmgr::mmu::SwapDevice> swap_device;
+  std::unique_ptr<memmgr::mmu::Reclaimer> reclaimer;
+  std::string swap_mode = absl::GetFlag(FLAGS_swap);
+  const std::string server = absl::GetFlag(FLAGS_server);
+  if (!server.empty()) {
+    if (swap_mode != "embedded" && swap_mode != "server") {
+      std::fprintf(stderr,
+                   "memmgr-worker: --server=%s needs --swap=server, not "
+                   "--swap=%s\n",
+                   server.c_str(), swap_mode.c_str());
+      return kExitUsage;
+    }
+    swap_mode = "server";
+  }
+  if (swap_mode != "none") {
+    if (swap_mode != "embedded" && swap_mode != "server") {
+      std::fprintf(stderr,
+                   "memmgr-worker: --swap=%s: want embedded, none or server\n",
+                   swap_mode.c_str());
+      return kExitUsage;
+    }
+    if (swap_mode == "server" && server.empty()) {
+      std::fprintf(stderr,
+                   "memmgr-worker: --swap=server needs --server=HOST:PORT\n");
+      return kExitUsage;
+    }
+    memmgr::mmu::FramePool::Options pool_options;
+    pool_options.bytes = options.memory_bytes;
+    pool_options.numa_node = options.numa_node;
+    auto made = memmgr::mmu::FramePool::Create(pool_options);
+    if (!made.ok()) {
+      std::fprintf(stderr, "memmgr-worker: --memory: %s\n",
+                   std::string(made.status().message()).c_str());
+      return kExitUsage;
+    }
+    pool = std::move(*made);
+    if (swap_mode == "embedded") {
+      memmgr::worker::EmbeddedSwapDeviceOptions eopts;
+      eopts.dir = absl::GetFlag(FLAGS_swap_dir);
+      options.swap_bytes = eopts.capacity_pages * memmgr::mmu::kPageSize;
+      swap_device = std::make_unique<memmgr::worker::LazySwapDevice>(
+          "embedded RocksDB swap", eopts.max_batch_pages,
+          [eopts]()
+              -> absl::StatusOr<std::unique_ptr<memmgr::mmu::SwapDevice>> {
+            auto d = memmgr::worker::EmbeddedSwapDevice::Open(eopts);
+            if (!d.ok()) return d.status();
+            return std::unique_ptr<memmgr::mmu::SwapDevice>(std::move(*d));
+          });
+    } else {
+      memmgr::worker::RemoteSwapDeviceOptions ropts;
+      ropts.target = server;
+      char host[256] = "worker";
+      gethostname(host, sizeof(host) - 1);
+      ropts.worker_id = absl::StrCat("run-", host, "-", getpid());
+      ropts.frame_capacity_pages = pool->total_frames();
+      ropts.retry_for = absl::GetFlag(FLAGS_swap_retry_for);
+      auto d = memmgr::worker::RemoteSwapDevice::Connect(ropts);
+      if (!d.ok()) {
+        std::fprintf(stderr, "memmgr-worker: --server=%s: %s\n", server.c_str(),
+                     std::string(d.status().message()).c_str());
+        return kExitCannotRun;
+      }
+      swap_device = std::move(*d);
+      // The server's swap area bounds what the guest may commit beyond
+      // --memory (shared with other workers, so this is an upper bound).
+      memmgr::ClientOptions copts;
+      copts.target = server;
+      copts.max_attempts = 1;
+      copts.deadline = absl::Seconds(5);
+      if (auto client = memmgr::Client::Create(copts); client.ok()) {
+        if (auto st = (*client)->GetStats(); st.ok()) {
+          options.swap_bytes = st->slots_capacity() * memmgr::mmu::kPageSize;
+        }
+      }
+    }
+    memmgr::mmu::Reclaimer::Options ropts;
+    ropts.swappiness = absl::GetFlag(FLAGS_swappiness);
+    auto r =
+        memmgr::mmu::Reclaimer::Create(pool.get(), swap_device.get(), ropts);
+    if (!r.ok()) {
+      std::fprintf(stderr, "memmgr-worker: %s\n",
+                   std::string(r.status().message()).c_str());
+      return kExitUsage;
+    }
+    reclaimer = std::move(*r);
+  }
   memmgr::sandbox::HostIo io;
-  auto sandbox = memmgr::sandbox::Sandbox::Create(std::move(options), &io);
+  auto sandbox =
+      memmgr::sandbox::Sandbox::Create(std::move(options), &io, pool);
   if (!sandbox.ok()) {
     std::fprintf(stderr, "memmgr-worker: %s\n",
                  std::string(sandbox.status().message()).c_str());
@@ -445,7 +584,15 @@ int Run(int argc, char** argv) {
   if (!status.reason.empty()) {
     std::fprintf(stderr, "memmgr-worker: %s\n", status.reason.c_str());
   }
-  if (absl::GetFlag(FLAGS_stats)) PrintStats((*sandbox)->stats());
+  if (absl::GetFlag(FLAGS_stats)) {
+    PrintStats((*sandbox)->stats());
+    if (reclaimer != nullptr) PrintReclaimStats(reclaimer->GetStats());
+  }
+  // The guest's address spaces go before the reclaimer (which frees what
+  // the swap cache still holds and every slot left), then the device.
+  sandbox->reset();  // the unique_ptr inside the StatusOr
+  reclaimer.reset();
+  swap_device.reset();
   return status.ShellStatus();
 }
 

@@ -229,6 +229,7 @@ struct GuestProgram {
   std::vector<std::string> args;
   int status;               // expected exit status (qemu and the worker)
   std::string qemu_stdout;  // if not empty: qemu's exact stdout
+  std::vector<std::string> worker_flags = {};  // extra `run` flags
 };
 
 void PrintTo(const GuestProgram& p, std::ostream* os) { *os << p.name; }
@@ -260,6 +261,10 @@ std::vector<GuestProgram> Programs() {
       {"bench_cpu", "bench_cpu", {"1"}, 0, ""},
       {"bench_mem", "bench_mem", {"16", "1000000"}, 0, ""},
       {"bench_fork", "bench_fork", {"4"}, 0, ""},
+      // 48 MiB of data through a 16 MiB frame pool: every page goes to the
+      // embedded swap device and back several times (and is shared by
+      // CoW forks while swapped out).
+      {"overcommit_3x", "overcommit", {"48"}, 0, "", {"--memory=16M"}},
       // Must fail cleanly (ENOMEM everywhere) and exit 0.
       {"bad_huge_alloc", "bad/huge_alloc", {}, 0, ""},
   };
@@ -293,8 +298,9 @@ TEST_P(DifferentialTest, WorkerMatchesQemu) {
     ASSERT_EQ(qemu.out, p.qemu_stdout);
   }
 
-  const std::vector<std::string> worker_argv = WorkerArgv(prog, p.args, {});
-  RunResult worker = RunWorker(prog, p.args);
+  const std::vector<std::string> worker_argv =
+      WorkerArgv(prog, p.args, p.worker_flags);
+  RunResult worker = RunWorker(prog, p.args, p.worker_flags);
   ASSERT_TRUE(worker.error.empty()) << worker.error;
   ASSERT_FALSE(worker.timed_out) << Describe(worker_argv) << " ran longer than "
                                  << kTimeout.count() << " s\nstdout so far:\n"

@@ -15,6 +15,7 @@ namespace {
 
 using ::memmgr::testing::RunCommand;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 int RunWorker(const std::vector<std::string>& args, std::string* out,
               std::string* err) {
@@ -77,10 +78,20 @@ TEST(MemmgrWorkerCliTest, StatusesAndStats) {
                 &out, &err),
       128 + 24);
   EXPECT_THAT(err, HasSubstr("instruction limit"));
+  // Without swap, --memory is a hard limit.
   EXPECT_EQ(
-      RunWorker({"--memory=16M", MEMMGR_SANDBOX_PROBE, "hog"}, &out, &err),
+      RunWorker({"--memory=16M", "--swap=none", MEMMGR_SANDBOX_PROBE, "hog"},
+                &out, &err),
       137);
   EXPECT_THAT(err, HasSubstr("out of memory"));
+  // With the default (embedded) swap the same guest overcommits and ends
+  // normally; --stats shows the reclaim it took.
+  EXPECT_EQ(RunWorker({"--memory=16M", "--stats", MEMMGR_SANDBOX_PROBE, "hog"},
+                      &out, &err),
+            0)
+      << err;
+  EXPECT_THAT(err, HasSubstr("swap          out"));
+  EXPECT_THAT(err, Not(HasSubstr("out 0 pages")));
   EXPECT_EQ(RunWorker({MEMMGR_SANDBOX_PROBE, "abort"}, &out, &err), 134);
 }
 
@@ -114,12 +125,20 @@ TEST(MemmgrWorkerCliTest, ForksRunFromTheGuestsSnapshotInOrder) {
 TEST(MemmgrWorkerCliTest, ForksExitWithTheFirstFailingForksStatus) {
   std::string out, err;
   // Fork 2 touches 64 MiB: killed by its memory limit; the others run.
-  EXPECT_EQ(RunWorker({"--memory=32M", "--forks=4", MEMMGR_SNAPSHOT_PROBE,
-                       "hog", "2"},
+  EXPECT_EQ(RunWorker({"--memory=32M", "--swap=none", "--forks=4",
+                       MEMMGR_SNAPSHOT_PROBE, "hog", "2"},
                       &out, &err),
             137);
   EXPECT_EQ(out, "ok 1\nok 3\nok 4\n");
   EXPECT_THAT(err, HasSubstr("fork 2: killed by SIGKILL: out of memory"));
+  // With swap (the default) fork 2 gets its 64 MiB through the 32 MiB pool
+  // and ends with the probe's "not killed" status, 6.
+  EXPECT_EQ(RunWorker({"--memory=32M", "--forks=4", MEMMGR_SNAPSHOT_PROBE,
+                       "hog", "2"},
+                      &out, &err),
+            6)
+      << err;
+  EXPECT_EQ(out, "ok 1\nok 3\nok 4\n");
 }
 
 TEST(MemmgrWorkerCliTest, ForksOfAGuestThatCannotBeForkedExit125) {

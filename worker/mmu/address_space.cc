@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "worker/mmu/reclaim.h"
 
 namespace memmgr::mmu {
 namespace {
@@ -50,6 +51,12 @@ const char* FaultClassName(FaultClass c) {
       return "memory_limit";
     case FaultClass::kOutOfMemory:
       return "out_of_memory";
+    case FaultClass::kSwapCacheHit:
+      return "swap_cache_hit";
+    case FaultClass::kSwapIn:
+      return "swap_in";
+    case FaultClass::kSwapIoError:
+      return "swap_io_error";
     case FaultClass::kCount:
       break;
   }
@@ -127,10 +134,20 @@ AddressSpace::AddressSpace(FramePool* pool, Options options)
     if (gap > span / 2) gap = PageDown(span / 2);
     mmap_base_ = PageDown(options.va_limit - gap);
   }
+  // On the mm list from birth: reclaim's rmap walk must see every table
+  // that may map a frame of the pool.
+  if (Reclaimer* r = pool_->reclaimer(); r != nullptr) r->AddMm(this);
 }
 
 // The page table's destructor drops every table and frame reference.
 AddressSpace::~AddressSpace() {
+  if (Reclaimer* r = pool_->reclaimer(); r != nullptr) {
+    // Under the gate, so a reclaim walk never sees a half-freed table; the
+    // tables go here rather than in page_table_'s destructor for that.
+    MmGate::Shared gate(pool_->gate());
+    r->RemoveMm(this);
+    page_table_.Zap(0, uint64_t{1} << kVaBits);
+  }
   if (options_.memcg != nullptr) {
     options_.memcg->Charge(-static_cast<int64_t>(charged_));
   }
@@ -187,10 +204,18 @@ bool AddressSpace::AccessSlow(GuestAddr va, void* data, uint64_t size,
   // Crosses a page: resolve both pages before touching either, so a fault
   // on the second leaves the first unwritten (the access is all or nothing).
   const uint64_t first = kPageSize - offset;
-  uint8_t* lo = TranslateCached(va, access, fault);
-  if (lo == nullptr) return false;
-  uint8_t* hi = TranslateCached(va + first, access, fault);
-  if (hi == nullptr) return false;
+  uint8_t* lo;
+  uint8_t* hi;
+  for (;;) {
+    // If resolving the second page waited with the gate released, reclaim
+    // may have taken the first: resolve both again.
+    const uint64_t epoch = pool_->gate()->epoch();
+    lo = TranslateCached(va, access, fault);
+    if (lo == nullptr) return false;
+    hi = TranslateCached(va + first, access, fault);
+    if (hi == nullptr) return false;
+    if (pool_->gate()->epoch() == epoch) break;
+  }
   if (access == Access::kWrite) {
     std::memcpy(lo + offset, bytes, first);
     std::memcpy(hi, bytes + first, size - first);
@@ -255,6 +280,45 @@ void AddressSpace::MarkCode(GuestAddr va) {
 }
 
 uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
+  // A fault that has to wait (direct reclaim, a page from the swap
+  // device) releases the gate, waits, takes it back and starts over: while
+  // the gate was released reclaim may have changed any pte of ours.
+  // Bounded: each retry follows progress (a page read in, frames freed).
+  for (int attempt = 0;; ++attempt) {
+    pending_ = {};
+    uint8_t* host = TranslateOnce(va, access, fault);
+    if (host != nullptr || pending_.kind == Pending::kNone) return host;
+    Reclaimer* r = pool_->reclaimer();
+    MmGate* gate = pool_->gate();
+    const Pending pending = pending_;
+    const int held = gate->ReleaseAll();
+    bool progress = true;
+    absl::Status io;
+    if (pending.kind == Pending::kSwapIn) {
+      io = r->SwapIn(pending.value);
+      if (absl::IsResourceExhausted(io)) {
+        io = absl::OkStatus();
+        progress = r->DirectReclaim();
+      }
+    } else {
+      progress = r->DirectReclaim();
+    }
+    gate->Reacquire(held);
+    if (!io.ok()) {
+      swap_error_ = io;
+      Fail(va, access, FaultReason::kSwapIo, FaultClass::kSwapIoError, fault);
+      return nullptr;
+    }
+    if (!progress || attempt >= 64) {
+      Fail(va, access, FaultReason::kOutOfMemory, FaultClass::kOutOfMemory,
+           fault);
+      return nullptr;
+    }
+  }
+}
+
+uint8_t* AddressSpace::TranslateOnce(GuestAddr va, Access access,
+                                     Fault* fault) {
   ++tlb_misses_;
   tlb_.NoteMiss(tlb_hits_);
   if (va >= options_.va_limit) {
@@ -308,13 +372,14 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   SyncCharge();  // new tables
   Pte pte = *ptep;
   if (pte.is_swap()) {
-    Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
-    return nullptr;
+    pte = SwapFault(*vma, va, access, ptep, fault);
+    if (!pte.present()) return nullptr;
   }
   if (!pte.present()) {
     pte = FaultInPage(*vma, va, access, fault);
     if (!pte.present()) return nullptr;
-  } else if (access == Access::kWrite) {
+  }
+  if (access == Access::kWrite) {
     // A decode cache holds this page: let it drop the page first.
     if (pte.code()) pte = NotifyCodeWrite(va, ptep);
     if (!CanWriteInPlace(pte)) {
@@ -325,6 +390,49 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   pte = pte.With(Pte::kAccessed | (access == Access::kWrite ? Pte::kDirty : 0));
   *ptep = pte;
   return FillTlb(va, pte, /*exclusive=*/true);
+}
+
+Pte AddressSpace::SwapFault(const Vma& vma, GuestAddr va, Access access,
+                            Pte* ptep, Fault* fault) {
+  Reclaimer* r = pool_->reclaimer();
+  if (r == nullptr) {
+    Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
+    return Pte();
+  }
+  if (OverLimit(1)) {
+    Fail(va, access, FaultReason::kMemoryLimit, FaultClass::kMemoryLimit,
+         fault);
+    return Pte();
+  }
+  const uint64_t value = ptep->swap_value();
+  Pfn pfn = kNoPfn;
+  switch (r->swap_cache()->MapCached(value, &pfn)) {
+    case SwapCache::Lookup::kInvalid:
+      // Nothing of ours: never map it (a stale or forged entry).
+      Fail(va, access, FaultReason::kSwapEntry, FaultClass::kSwapEntry, fault);
+      return Pte();
+    case SwapCache::Lookup::kNeedsRead:
+      pending_ = {Pending::kSwapIn, value};
+      fault->address = va;
+      fault->access = access;
+      fault->reason = FaultReason::kSwapEntry;
+      CountFault(FaultClass::kSwapIn);
+      return Pte();
+    case SwapCache::Lookup::kCached:
+      break;
+  }
+  // Mapped from the swap cache, read-only in effect: the cache's reference
+  // keeps FrameExclusive false, so a write goes through BreakCow, which
+  // takes the page out of the cache first (or copies it).
+  const Pte pte = Pte::Present(pfn, Pte::ProtBits(vma.prot));
+  *ptep = pte;
+  r->swap_cache()->Drop(value);
+  r->swapcache_hits_.fetch_add(1, std::memory_order_relaxed);
+  CountFault(FaultClass::kSwapCacheHit);
+  AddRss(1);
+  // Faulted back in: it was evicted too early (a refault). Active.
+  r->MoveTo(pfn, Reclaimer::kActiveAnon);
+  return pte;
 }
 
 Pte AddressSpace::NotifyCodeWrite(GuestAddr va, Pte* ptep) {
@@ -344,10 +452,34 @@ Pfn AddressSpace::AllocPrivateFrame(GuestAddr va, Access access, bool zero,
   }
   Pfn pfn = zero ? pool_->AllocZeroed() : pool_->Alloc();
   if (pfn == kNoPfn) {
-    Fail(va, access, FaultReason::kOutOfMemory, FaultClass::kOutOfMemory,
-         fault);
+    NoFrame(va, access, fault);
+    return kNoPfn;
   }
+  if (Reclaimer* r = pool_->reclaimer(); r != nullptr) r->MaybeWakeKswapd();
   return pfn;
+}
+
+void AddressSpace::NoFrame(GuestAddr va, Access access, Fault* fault) {
+  if (pool_->reclaimer() != nullptr) {
+    // Direct reclaim, then the fault starts over (Translate).
+    pending_ = {Pending::kReclaim, 0};
+    fault->address = va;
+    fault->access = access;
+    fault->reason = FaultReason::kOutOfMemory;
+    return;
+  }
+  Fail(va, access, FaultReason::kOutOfMemory, FaultClass::kOutOfMemory, fault);
+}
+
+void AddressSpace::OnNewFrame(Pfn pfn) {
+  if (Reclaimer* r = pool_->reclaimer(); r != nullptr) {
+    r->LruAdd(pfn, /*active=*/false);
+  }
+}
+
+void AddressSpace::ReclaimedPte(GuestAddr va) {
+  tlb_.FlushPage(va);
+  AddRss(-1);
 }
 
 Pte AddressSpace::FaultInPage(const Vma& vma, GuestAddr va, Access access,
@@ -380,6 +512,7 @@ Pte AddressSpace::FaultInPage(const Vma& vma, GuestAddr va, Access access,
   d.mapcount.store(1, std::memory_order_relaxed);
   if (vma.flags & kVmaLocked) d.SetFlag(kPgUnevictable);
   AddRss(1);
+  OnNewFrame(pfn);
   return Pte::Present(pfn, bits);
 }
 
@@ -398,8 +531,15 @@ Pte AddressSpace::BreakCow(const Vma& vma, GuestAddr va, Pte pte,
     d.mapcount.store(1, std::memory_order_relaxed);
     if (vma.flags & kVmaLocked) d.SetFlag(kPgUnevictable);
     AddRss(1);
+    OnNewFrame(pfn);
     CountFault(FaultClass::kAnonFirstWrite);
     return Pte::Present(pfn, bits);
+  }
+  if (Reclaimer* r = pool_->reclaimer();
+      r != nullptr && pool_->Descriptor(old).TestFlag(kPgSwapCache)) {
+    // reuse_swap_page: leaves the swap cache (freeing the slot) if nothing
+    // else needs the cached copy; then the frame is ours alone.
+    r->swap_cache()->TryReuseForWrite(old);
   }
   if (FrameExclusive(old)) {
     // do_wp_page reuse: ours is the only reference (the other sharers
@@ -412,8 +552,7 @@ Pte AddressSpace::BreakCow(const Vma& vma, GuestAddr va, Pte pte,
   // us (rss counts it), so the limit does not change.
   Pfn pfn = pool_->Alloc();
   if (pfn == kNoPfn) {
-    Fail(va, Access::kWrite, FaultReason::kOutOfMemory,
-         FaultClass::kOutOfMemory, fault);
+    NoFrame(va, Access::kWrite, fault);
     return Pte();
   }
   std::memcpy(pool_->FrameAddress(pfn), pool_->FrameAddress(old), kPageSize);
@@ -424,8 +563,12 @@ Pte AddressSpace::BreakCow(const Vma& vma, GuestAddr va, Pte pte,
       std::memory_order_relaxed);
   if (vma.flags & kVmaLocked) d.SetFlag(kPgUnevictable);
   d.mapcount.store(1, std::memory_order_relaxed);
-  od.mapcount.fetch_sub(1, std::memory_order_relaxed);
+  if (od.mapcount.fetch_sub(1, std::memory_order_relaxed) == 1 &&
+      od.TestFlag(kPgSwapCache)) {
+    pool_->reclaimer()->swap_cache()->FrameUnmapped(old);
+  }
   pool_->PutPage(old);
+  OnNewFrame(pfn);
   CountFault(FaultClass::kCowCopy);
   return Pte::Present(pfn, bits);
 }
@@ -503,6 +646,9 @@ absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::Fork(
 
 absl::StatusOr<std::unique_ptr<AddressSpace>> AddressSpace::ForkFrozen(
     std::shared_ptr<MemCgroup> memcg) const {
+  // Shared with other forks; exclusive with reclaim, which may rewrite the
+  // frozen tables' ptes (a snapshot's pages get swapped too).
+  MmGate::Shared gate(pool_->reclaimer() != nullptr ? pool_->gate() : nullptr);
   Options options = options_;
   if (memcg != nullptr) {
     options.memcg = std::move(memcg);

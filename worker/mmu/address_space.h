@@ -17,9 +17,12 @@
 // in the size's low bits), and the slow path splits page-crossing accesses.
 //
 // Thread-safety: not thread-safe. One sandbox = one AddressSpace, used by the
-// executor thread currently running that sandbox. Frames may be shared with
-// other address spaces (fork), which is why PageDescriptor counts are atomic.
-// The FramePool must outlive every AddressSpace that uses it.
+// executor thread currently running that sandbox, which holds the pool's
+// MmGate shared (mm_gate.h) when the pool has a Reclaimer: reclaim rewrites
+// ptes and flushes TLBs of address spaces only with the gate exclusive. Frames
+// may be shared with other address spaces (fork), which is why PageDescriptor
+// counts are atomic. The FramePool must outlive every AddressSpace that uses
+// it.
 #ifndef MEMMGR_WORKER_MMU_ADDRESS_SPACE_H_
 #define MEMMGR_WORKER_MMU_ADDRESS_SPACE_H_
 
@@ -280,7 +283,13 @@ class AddressSpace {
   }
   uint32_t TlbSizeForTest() const { return tlb_.size(); }
 
+  // Why the last access failed with FaultReason::kSwapIo (the swap
+  // device's status), for the sandbox's stop message.
+  const absl::Status& swap_error() const { return swap_error_; }
+
  private:
+  friend class Reclaimer;  // the rmap walk rewrites ptes, flushes the TLB
+
   AddressSpace(FramePool* pool, Options options);
 
   // The slow path of every access: TLB miss, misaligned or page-crossing.
@@ -289,7 +298,21 @@ class AddressSpace {
   // TLB lookup for the page of `va` (any alignment), else Translate.
   uint8_t* TranslateCached(GuestAddr va, Access access, Fault* fault);
   // Page-table walk + fault handling + TLB refill. Returns the host page.
+  // Waits (gate released) and retries when TranslateOnce asks for it.
   uint8_t* Translate(GuestAddr va, Access access, Fault* fault);
+  // One attempt; may leave a request to wait in pending_.
+  uint8_t* TranslateOnce(GuestAddr va, Access access, Fault* fault);
+  // A fault on a swap pte: maps the page from the swap cache, or asks
+  // Translate (pending_) to read it in first.
+  Pte SwapFault(const Vma& vma, GuestAddr va, Access access, Pte* ptep,
+                Fault* fault);
+  // The pool had no frame: with a reclaimer, ask Translate for direct
+  // reclaim and a retry; else an out-of-memory fault.
+  void NoFrame(GuestAddr va, Access access, Fault* fault);
+  // A pte maps a new frame: it joins the LRU.
+  void OnNewFrame(Pfn pfn);
+  // Reclaim unmapped the pte of `va` (gate held exclusive by reclaim).
+  void ReclaimedPte(GuestAddr va);
   // Refills the TLB entry of `va` with every access `pte` allows now (see
   // soft_tlb.h for the rules); `exclusive`: no table on its path is shared.
   // Returns the host page.
@@ -356,6 +379,16 @@ class AddressSpace {
 
   CodeWriteObserver code_observer_ = nullptr;
   void* code_observer_ctx_ = nullptr;
+
+  // What TranslateOnce needs before it can finish (a wait with the gate
+  // released).
+  struct Pending {
+    enum Kind : uint8_t { kNone, kReclaim, kSwapIn } kind = kNone;
+    uint64_t value = 0;  // kSwapIn: the swap value
+  };
+  Pending pending_;
+  // The device error behind the last kSwapIo fault.
+  absl::Status swap_error_;
 
   uint64_t tlb_hits_ = 0;
   uint64_t tlb_misses_ = 0;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "worker/mmu/reclaim.h"
 
 namespace memmgr::mmu {
 
@@ -319,6 +320,7 @@ void FramePool::PutPage(Pfn pfn) {
 }
 
 void FramePool::FreeFrame(Pfn pfn) {
+  if (descriptors_[pfn].TestFlag(kPgLru)) reclaimer_->OnFree(pfn);
   CacheShard& shard = MyShard();
   {
     MutexLock l(&shard.mu);

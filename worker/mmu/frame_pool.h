@@ -42,10 +42,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "common/mutex.h"
+#include "worker/mmu/mm_gate.h"
 #include "worker/mmu/mmu_types.h"
 #include "worker/mmu/page_descriptor.h"
 
 namespace memmgr::mmu {
+
+class Reclaimer;
 
 struct Watermarks {
   uint64_t min = 0;
@@ -136,6 +139,15 @@ class FramePool {
   bool BelowHigh() const { return free_frames() < watermarks_.high; }
   Stats GetStats() const;
 
+  // The gate between guests and reclaim (mm_gate.h): every thread using an
+  // address space of this pool holds it shared.
+  MmGate* gate() { return &gate_; }
+  // Reclaim for this pool (reclaim.h), or nullptr: then an allocation
+  // refused below min is an out-of-memory fault and swap entries cannot be
+  // mapped. Set before any address space of the pool exists.
+  Reclaimer* reclaimer() const { return reclaimer_; }
+  void SetReclaimer(Reclaimer* r) { reclaimer_ = r; }
+
  private:
   // One per-thread cache (a pcp list). Threads are spread over the shards
   // round-robin on first use; with a few executor threads each has its own.
@@ -181,6 +193,9 @@ class FramePool {
   uint32_t zeroing_ ABSL_GUARDED_BY(free_mu_) = 0;
   CondVar zeroer_cv_;  // with free_mu_: wakes the zeroer (stop, or work)
   std::thread zeroer_;
+
+  MmGate gate_;
+  Reclaimer* reclaimer_ = nullptr;
 
   std::atomic<uint64_t> free_frames_{0};
   std::atomic<uint64_t> allocs_{0};

@@ -22,6 +22,9 @@ enum class FaultClass : uint8_t {
   kSwapEntry,       // pte holds a swap entry (needs the swap-in path)
   kMemoryLimit,     // limit_pages reached
   kOutOfMemory,     // frame pool below min
+  kSwapCacheHit,    // swap pte whose page was still in the swap cache
+  kSwapIn,          // swap pte: the page was read from the swap device
+  kSwapIoError,     // the swap device could not return the page
   kCount,
 };
 inline constexpr int kFaultClassCount = static_cast<int>(FaultClass::kCount);

@@ -30,6 +30,8 @@ const char* FaultReasonName(FaultReason reason) {
       return "address space memory limit reached";
     case FaultReason::kOutOfMemory:
       return "node out of memory (free frames below min watermark)";
+    case FaultReason::kSwapIo:
+      return "swap device failed to return a swapped-out page";
   }
   return "?";
 }
@@ -39,6 +41,8 @@ int Fault::Signal() const {
     case FaultReason::kMemoryLimit:
     case FaultReason::kOutOfMemory:
       return 9;
+    case FaultReason::kSwapIo:
+      return 7;
     default:
       return 11;
   }

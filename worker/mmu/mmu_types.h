@@ -51,6 +51,7 @@ enum class FaultReason : uint8_t {
   kSwapEntry,     // the pte holds a swap entry and no swap-in path is set
   kMemoryLimit,   // the address space is at its limit_pages (memcg OOM)
   kOutOfMemory,   // the frame pool is below its min watermark (node OOM)
+  kSwapIo,        // the swap device cannot return a swapped-out page
 };
 const char* FaultReasonName(FaultReason reason);
 
@@ -62,7 +63,8 @@ struct Fault {
   FaultReason reason = FaultReason::kNone;
 
   // The signal a Linux process would get: SIGSEGV (11) for address faults,
-  // SIGKILL (9) for the OOM reasons (the OOM killer's signal).
+  // SIGKILL (9) for the OOM reasons (the OOM killer's signal), SIGBUS (7)
+  // for a page the swap device lost (Linux's VM_FAULT_SIGBUS).
   int Signal() const;
 };
 

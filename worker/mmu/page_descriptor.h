@@ -3,8 +3,8 @@
 //
 // Thread-safety: refcount, mapcount and flags are atomics because a frame can
 // be shared (CoW after fork) by address spaces running on different executor
-// threads. The LRU links and rmap head are guarded by the reclaim code's
-// lruvec lock (the reclaim issue); nothing in the MMU touches them.
+// threads. The LRU links are guarded by the Reclaimer's lru_mu_ (reclaim.h);
+// private_data by the SwapCache's mu_ while PG_swapcache is set.
 #ifndef MEMMGR_WORKER_MMU_PAGE_DESCRIPTOR_H_
 #define MEMMGR_WORKER_MMU_PAGE_DESCRIPTOR_H_
 
@@ -25,6 +25,7 @@ enum PageFlag : uint32_t {
   kPgSwapCache = 1u << 5,    // PG_swapcache: in the swap cache
   kPgAnon = 1u << 6,         // PageAnon: anonymous (vs a private image copy)
   kPgReserved = 1u << 7,     // PG_reserved: the zero page; never freed
+  kPgLru = 1u << 8,          // PG_lru: on one of the reclaimer's lists
 };
 
 inline constexpr Pfn kNoPfn = ~Pfn{0};
@@ -39,6 +40,7 @@ struct PageDescriptor {
   // lruvec list links (pfns; kNoPfn = none). Guarded by the lruvec lock.
   Pfn lru_prev = kNoPfn;
   Pfn lru_next = kNoPfn;
+  uint8_t lru_list = 0xff;  // which list (Reclaimer::List); lruvec lock
   // Head of the reverse map (frame -> every (mm, vpn) mapping it), for
   // reclaim to rewrite all ptes of a shared frame. Guarded by the lruvec lock.
   uint32_t rmap_head = 0;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "worker/mmu/frame_pool.h"
+#include "worker/mmu/reclaim.h"
 
 namespace memmgr::mmu {
 namespace {
@@ -38,19 +39,37 @@ void PageTable::Share(const PageTable& src) {
 }
 
 void PageTable::DupPte(Pte pte) {
-  if (pool_ == nullptr || !pte.present() || pte.pfn() == FramePool::kZeroPfn) {
+  if (pool_ == nullptr) return;
+  if (pte.is_swap()) {
+    // swap_duplicate: the copied leaf holds the entry too.
+    if (Reclaimer* r = pool_->reclaimer(); r != nullptr) {
+      r->swap_cache()->Dup(pte.swap_value());
+    }
     return;
   }
+  if (!pte.present() || pte.pfn() == FramePool::kZeroPfn) return;
   PageDescriptor& d = pool_->Descriptor(pte.pfn());
   d.refcount.fetch_add(1, std::memory_order_relaxed);
   d.mapcount.fetch_add(1, std::memory_order_relaxed);
 }
 
 void PageTable::DropPte(Pte pte) {
-  if (pool_ == nullptr || !pte.present() || pte.pfn() == FramePool::kZeroPfn) {
+  if (pool_ == nullptr) return;
+  if (pte.is_swap()) {
+    // swap_free. (Without a reclaimer swap ptes only come from tests.)
+    if (Reclaimer* r = pool_->reclaimer(); r != nullptr) {
+      r->swap_cache()->Drop(pte.swap_value());
+    }
     return;
   }
-  pool_->Descriptor(pte.pfn()).mapcount.fetch_sub(1, std::memory_order_relaxed);
+  if (!pte.present() || pte.pfn() == FramePool::kZeroPfn) return;
+  PageDescriptor& d = pool_->Descriptor(pte.pfn());
+  const uint32_t maps = d.mapcount.fetch_sub(1, std::memory_order_relaxed) - 1;
+  if (maps == 0 && d.TestFlag(kPgSwapCache)) {
+    // The last mapping of a page in the swap cache: the cache lets go of
+    // it (and its slot) unless a swap pte still needs it.
+    pool_->reclaimer()->swap_cache()->FrameUnmapped(pte.pfn());
+  }
   pool_->PutPage(pte.pfn());
 }
 
@@ -181,6 +200,24 @@ void PageTable::ForEachMutableIn(Node* node, int level, GuestAddr base,
                    if (Shared(child)) child = Unshare(entry, level - 1);
                    ForEachMutableIn(child, level - 1, lo, start, end, fn);
                  });
+}
+
+void PageTable::ForEachSlot(absl::FunctionRef<void(GuestAddr, Pte*)> fn) {
+  SlotsIn(root_, kLevels - 1, 0, fn);
+}
+
+void PageTable::SlotsIn(Node* node, int level, GuestAddr base,
+                        absl::FunctionRef<void(GuestAddr, Pte*)> fn) {
+  for (int i = 0; i < kEntries; ++i) {
+    uint64_t& entry = node->entries[i];
+    if (entry == 0) continue;
+    const GuestAddr lo = base + i * Span(level);
+    if (level == 0) {
+      fn(lo, reinterpret_cast<Pte*>(&entry));
+    } else {
+      SlotsIn(reinterpret_cast<Node*>(entry), level - 1, lo, fn);
+    }
+  }
 }
 
 uint64_t PageTable::Zap(GuestAddr start, GuestAddr end) {

@@ -99,6 +99,13 @@ class PageTable {
   void ForEachPteMutable(GuestAddr start, GuestAddr end,
                          absl::FunctionRef<void(GuestAddr, Pte&)> fn);
 
+  // For reclaim only, with the pool's gate held exclusive: calls fn(va,
+  // slot) for every non-empty leaf pte, shared tables included, without
+  // copying them. A write through `slot` changes the pte for every table
+  // sharing the leaf — which is what reclaim wants (all sharers get the
+  // same swap entry) and legal only while none of them runs.
+  void ForEachSlot(absl::FunctionRef<void(GuestAddr, Pte*)> fn);
+
   // Clears every pte in [start, end) (zap_page_range + free_pgtables):
   // frame references are dropped, tables left empty are freed, and shared
   // subtrees that lie entirely inside the range are released without being
@@ -151,12 +158,14 @@ class PageTable {
   void Release(Node* node, int level);
   // Tables and frames reachable from `node` (at `level`).
   static Counts Count(const Node* node, int level);
+  static void SlotsIn(Node* node, int level, GuestAddr base,
+                      absl::FunctionRef<void(GuestAddr, Pte*)> fn);
   // Zap below `node`; returns true if the node is now empty.
   bool ZapIn(Node* node, int level, GuestAddr base, GuestAddr start,
              GuestAddr end, uint64_t* frames);
   // Frame references a pte holds (a leaf copy takes one, a leaf free drops
-  // it). Swap entries will hold swap-slot references here (the reclaim
-  // issue: swap_duplicate / swap_free).
+  // it); a swap pte holds a swap-entry reference (swap_duplicate /
+  // swap_free on the pool's SwapCache).
   void DupPte(Pte pte);
   void DropPte(Pte pte);
 

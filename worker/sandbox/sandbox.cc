@@ -103,6 +103,9 @@ absl::Status Sandbox::Load(std::shared_ptr<mmu::FramePool> pool) {
     pool = std::move(*own);
   }
   pool_ = std::move(pool);
+  // Loading maps and fills pages: reclaim must not walk the tables meanwhile.
+  mmu::MmGate::Shared gate(pool_->reclaimer() != nullptr ? pool_->gate()
+                                                         : nullptr);
 
   if (options_.deterministic_random) {
     rng_state_ = options_.random_seed * 0x9e3779b97f4a7c15ull + 1;
@@ -119,8 +122,11 @@ absl::Status Sandbox::Load(std::shared_ptr<mmu::FramePool> pool) {
   image->bytes = std::move(options_.program);
   image_ = image;
 
-  memcg_ =
-      std::make_shared<mmu::MemCgroup>(options_.memory_bytes / mmu::kPageSize);
+  // With swap the frame pool bounds what is resident and reclaim keeps it
+  // there; the budget then counts like memory.max + memory.swap.max (a
+  // fork's starting charge, everything it shares, may exceed the pool).
+  memcg_ = std::make_shared<mmu::MemCgroup>(
+      (options_.memory_bytes + options_.swap_bytes) / mmu::kPageSize);
   mmu::AddressSpace::Options as_options;
   as_options.memcg = memcg_;
   as_options.stack_limit = options_.stack_bytes;
@@ -204,6 +210,10 @@ uint64_t Sandbox::InstructionsLeft() const {
 }
 
 RunResult Sandbox::RunFor(uint64_t max_instructions) {
+  // A slice runs with the pool's gate held shared: reclaim rewrites our
+  // ptes only between slices (or while a fault of ours waits for it).
+  mmu::MmGate::Shared gate(pool_->reclaimer() != nullptr ? pool_->gate()
+                                                         : nullptr);
   at_snapshot_request_ = false;
   if (done_) return {RunState::kFinished, absl::ZeroDuration()};
   if (!started_) {

@@ -60,6 +60,9 @@ struct SandboxOptions {
   // largest single writable request (ENOMEM above). On a shared pool the
   // pool bounds the sum over sandboxes.
   uint64_t memory_bytes = 256 << 20;
+  // Swap behind the frame pool (0 = none): with it a single mmap may ask
+  // for up to memory_bytes + swap_bytes (the overcommit guess's RAM+swap).
+  uint64_t swap_bytes = 0;
   uint64_t stack_bytes = 8 << 20;                 // RLIMIT_STACK
   uint64_t limit_instructions = 0;                // 0 = none
   uint64_t limit_output_bytes = 0;                // stdout + stderr; 0 = none

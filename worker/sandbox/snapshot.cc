@@ -131,7 +131,9 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::ForkFrom(
     }
     options.memory_bytes = *fork.memory_bytes;
   }
-  const uint64_t limit_pages = options.memory_bytes / mmu::kPageSize;
+  // Like the sandbox's own budget: memory plus the swap behind the pool.
+  const uint64_t limit_pages =
+      (options.memory_bytes + options.swap_bytes) / mmu::kPageSize;
   if (snapshot->charged_pages_ > limit_pages) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "fork: the snapshot maps %s (frames and page tables), more than the "

@@ -821,7 +821,7 @@ int64_t Sandbox::SysMremap(Process& p, uint64_t old_addr, uint64_t old_len,
 bool Sandbox::ExceedsCommitLimit(uint64_t bytes) const {
   // Linux's OVERCOMMIT_GUESS refuses a single request larger than RAM +
   // swap (__vm_enough_memory); the sandbox's RAM is --memory.
-  return bytes > options_.memory_bytes;
+  return bytes > options_.memory_bytes + options_.swap_bytes;
 }
 
 int64_t Sandbox::SysBrk(Process& p, uint64_t addr) {
