@@ -304,6 +304,10 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
       progress = r->DirectReclaim();
     }
     gate->Reacquire(held);
+    if (!progress && io.ok()) {
+      // Reclaim could not free memory because the swap device fails.
+      io = r->LastWriteError();
+    }
     if (!io.ok()) {
       swap_error_ = io;
       Fail(va, access, FaultReason::kSwapIo, FaultClass::kSwapIoError, fault);

@@ -31,7 +31,7 @@ const char* FaultReasonName(FaultReason reason) {
     case FaultReason::kOutOfMemory:
       return "node out of memory (free frames below min watermark)";
     case FaultReason::kSwapIo:
-      return "swap device failed to return a swapped-out page";
+      return "the swap device failed (a page could not be swapped in or out)";
   }
   return "?";
 }

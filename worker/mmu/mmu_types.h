@@ -51,7 +51,7 @@ enum class FaultReason : uint8_t {
   kSwapEntry,     // the pte holds a swap entry and no swap-in path is set
   kMemoryLimit,   // the address space is at its limit_pages (memcg OOM)
   kOutOfMemory,   // the frame pool is below its min watermark (node OOM)
-  kSwapIo,        // the swap device cannot return a swapped-out page
+  kSwapIo,        // the swap device failed: a page cannot come in or go out
 };
 const char* FaultReasonName(FaultReason reason);
 

@@ -156,7 +156,18 @@ bool Reclaimer::DirectReclaim() {
   const uint64_t before = pool_->free_frames();
   ShrinkTo(std::max<uint64_t>(wm.low, wm.min + options_.batch));
   MaybeWakeKswapd();
+  if (!LastWriteError().ok()) {
+    // The device refused pages after retrying for as long as it may
+    // (--swap_retry_for): fail the fault, the guest stops with the
+    // device's error, rather than limp on at one timeout per fault.
+    return false;
+  }
   return pool_->free_frames() > before || !pool_->BelowMin();
+}
+
+absl::Status Reclaimer::LastWriteError() const {
+  MutexLock l(&error_mu_);
+  return last_write_error_;
 }
 
 absl::Status Reclaimer::SwapIn(uint64_t value) {
@@ -197,10 +208,18 @@ uint64_t Reclaimer::ShrinkTo(uint64_t free_target) {
       const uint64_t free_before = pool_->free_frames();
       absl::Status s = swap_cache_->WriteBack(to_write, &written);
       pswpout_.fetch_add(written, std::memory_order_relaxed);
+      {
+        MutexLock l(&error_mu_);
+        last_write_error_ = s;
+      }
       if (!s.ok()) {
         swap_io_errors_.fetch_add(1, std::memory_order_relaxed);
         MEMMGR_LOG(WARNING) << "swap-out of " << to_write.size()
                             << " pages failed (they stay in memory): " << s;
+        // The device already retried for as long as it is allowed to:
+        // another round now would only wait as long again.
+        total += freed;
+        break;
       }
       const uint64_t free_after = pool_->free_frames();
       if (free_after > free_before) freed += free_after - free_before;

@@ -120,6 +120,9 @@ class Reclaimer {
   // nothing; takes the gate exclusive per round. Returns frames freed.
   uint64_t ShrinkTo(uint64_t free_target);
 
+  // The status of the last write-out (OK after a success).
+  absl::Status LastWriteError() const;
+
   SwapCache* swap_cache() { return swap_cache_.get(); }
   FramePool* pool() const { return pool_; }
   Stats GetStats() const;
@@ -157,6 +160,9 @@ class Reclaimer {
   // One reclaimer at a time (kswapd or a direct reclaimer): the second
   // waits and then finds the work done.
   Mutex shrink_mu_;
+
+  mutable Mutex error_mu_;  // leaf
+  absl::Status last_write_error_ ABSL_GUARDED_BY(error_mu_);
 
   Mutex kswapd_mu_;
   CondVar kswapd_cv_;

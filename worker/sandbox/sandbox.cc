@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/byte_size.h"
 #include "common/logging.h"
@@ -338,6 +339,9 @@ void Sandbox::RunSlice(Process& p, uint64_t budget) {
         what = absl::StrFormat(
             "%s fault at 0x%x (%s)", mmu::AccessName(stop.fault.access),
             stop.fault.address, mmu::FaultReasonName(stop.fault.reason));
+        if (stop.fault.reason == mmu::FaultReason::kSwapIo) {
+          absl::StrAppend(&what, ": ", p.as->swap_error().message());
+        }
         const mmu::FramePool::Stats ps = pool_->GetStats();
         // With a pool of its own (memmgr-worker run, and its forks) the
         // pool is --memory too: say so either way.
