@@ -4,14 +4,20 @@
 // belongs to that lease, and the server frees them all when the device
 // unregisters on destruction (or the lease expires).
 //
-// Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED: the server is down,
-// restarting or stalled) are retried with exponential backoff and jitter
-// (initial_backoff, doubling up to max_backoff) for at most retry_for per
-// call, each attempt bounded by attempt_deadline and by what is left of
-// retry_for; then the call answers UNAVAILABLE. memmgr-server restores
-// leases from RocksDB with a fresh TTL on restart, so a kill -9 and a
-// restart on the same data directory and address is invisible to callers
-// except as latency: calls issued meanwhile block in retry and then succeed.
+// Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED: the server
+// is down, restarting, stalled or shutting down) are retried with
+// exponential backoff and jitter (initial_backoff, doubling up to
+// max_backoff) for at most retry_for per call, each attempt bounded by
+// attempt_deadline and by what is left of retry_for; then the call answers
+// UNAVAILABLE. memmgr-server restores leases from RocksDB with a fresh TTL
+// on restart, so a kill -9 and a restart on the same data directory and
+// address is invisible to callers except as latency: calls issued meanwhile
+// block in retry and then succeed. While no connection can be made, the
+// pause between attempts waits on the channel (WaitForServer), so a call
+// resumes as soon as gRPC has reconnected. gRPC schedules reconnects itself
+// (1 s, then x1.6 per failure up to 120 s: memmgr::Client sets no reconnect
+// channel args), so after a long outage the first call may lag the server's
+// return by up to ~0.6x the outage, capped at 120 s.
 //
 // Retrying an attempt whose outcome is unknown (it may have reached the
 // server, which may have applied it before the connection died) is safe for
@@ -38,7 +44,8 @@
 // device, started by Connect and joined by the destructor.
 //
 // Lock order: mu_ is a leaf. It is never held across an RPC or a wait other
-// than cv_'s (callers back off on cv_ so a lost lease wakes them).
+// than cv_'s (callers back off on cv_ so a lost lease wakes them); the only
+// call made under it is gRPC's non-blocking ClientContext::TryCancel.
 #ifndef MEMMGR_WORKER_SWAP_REMOTE_SWAP_DEVICE_H_
 #define MEMMGR_WORKER_SWAP_REMOTE_SWAP_DEVICE_H_
 
