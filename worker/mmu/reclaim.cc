@@ -151,9 +151,16 @@ void Reclaimer::KswapdLoop() {
 bool Reclaimer::DirectReclaim() {
   direct_reclaims_.fetch_add(1, std::memory_order_relaxed);
   // Reclaim a batch beyond min so the next allocations do not stall again
-  // at once; kswapd takes it on to high.
+  // at once; kswapd takes it on to high. Progress by anyone counts: with
+  // several executors, another thread (or kswapd) may have reclaimed while
+  // this one waited for shrink_mu_, and taken the frames too.
   const Watermarks& wm = pool_->watermarks();
-  const uint64_t before = pool_->free_frames();
+  auto steals = [&] {
+    return pgsteal_anon_.load(std::memory_order_relaxed) +
+           pgsteal_file_.load(std::memory_order_relaxed) +
+           pswpout_.load(std::memory_order_relaxed);
+  };
+  const uint64_t before = steals();
   ShrinkTo(std::max<uint64_t>(wm.low, wm.min + options_.batch));
   MaybeWakeKswapd();
   if (!LastWriteError().ok()) {
@@ -162,7 +169,7 @@ bool Reclaimer::DirectReclaim() {
     // device's error, rather than limp on at one timeout per fault.
     return false;
   }
-  return pool_->free_frames() > before || !pool_->BelowMin();
+  return steals() > before || !pool_->BelowMin();
 }
 
 absl::Status Reclaimer::LastWriteError() const {

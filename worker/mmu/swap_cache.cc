@@ -152,16 +152,17 @@ absl::Status SwapCache::ReadIn(uint64_t value, uint32_t readahead,
   {
     MutexLock l(&mu_);
     Entry* e = Find(value);
+    // Another thread reads it now (a fork sharing the page, or readahead):
+    // wait for that read instead of issuing a second one.
+    while (e != nullptr && e->reading) {
+      read_done_.Wait(&mu_);
+      e = Find(value);
+    }
     if (e == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("swap value ", value, " names no swap entry"));
     }
     if (e->pfn != kNoPfn) return absl::OkStatus();  // cached meanwhile
-    if (e->reading) {
-      // Another thread reads it now: the caller retries its fault, which
-      // finds the page cached (or this again, briefly).
-      return absl::OkStatus();
-    }
     MEMMGR_CHECK(e->has_slot) << "swap entry without frame or slot";
     targets.push_back({static_cast<uint32_t>(value), e->generation, e->slot});
     e->reading = true;
@@ -226,6 +227,7 @@ absl::Status SwapCache::ReadIn(uint64_t value, uint32_t readahead,
       MaybeReleaseLocked(t.index);
     }
   }
+  read_done_.SignalAll();
   for (Pfn pfn : unused) pool_->PutPage(pfn);
   return status;
 }

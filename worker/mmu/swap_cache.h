@@ -153,6 +153,7 @@ class SwapCache {
   uint64_t writeback_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t freed_slots_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t free_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  CondVar read_done_;  // with mu_: a ReadIn finished (reading flags clear)
   Mutex flush_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one FlushFrees at a time
 };
 
