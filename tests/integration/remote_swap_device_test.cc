@@ -168,8 +168,9 @@ TEST(RemoteSwapDeviceTest, DestroyingTheDeviceUnregistersAndFreesItsSlots) {
 }
 
 // kill -9 while calls are outstanding, restart on the same data dir and
-// port 300 ms later: the server restores the lease with a fresh TTL, and
-// every call that was retrying meanwhile succeeds with the right data.
+// port 300 ms after a call found the server gone: the server restores the
+// lease with a fresh TTL, and every call that was retrying meanwhile
+// succeeds with the right data.
 TEST(RemoteSwapDeviceTest, CallsRetryingThroughKill9AndRestartSucceed) {
   TempDir dir;
   auto server = StartServer(dir.Sub("db"));
@@ -184,11 +185,6 @@ TEST(RemoteSwapDeviceTest, CallsRetryingThroughKill9AndRestartSucceed) {
 
   Kill9(*server);
   const absl::Time down = absl::Now();
-  std::unique_ptr<ServerProcess> restarted;
-  std::thread restarter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    restarted = StartServer(dir.Sub("db"), {}, port);
-  });
   // Three callers at once, all issued while nothing listens on the port.
   const std::vector<std::string> b = Pages(2, 15);
   absl::StatusOr<std::vector<mmu::SwapSlot>> slots_b;
@@ -196,18 +192,30 @@ TEST(RemoteSwapDeviceTest, CallsRetryingThroughKill9AndRestartSucceed) {
   absl::Status freed_c;
   std::thread writer([&] { slots_b = Write(*d, b); });
   std::thread reader([&] { read_a = Read(*d, *slots_a); });
-  // The free waits until a call has failed over the dead connection: one
-  // sent before gRPC noticed the kill may have reached the server, and is
-  // not retried (AmbiguousFreeIsNotRetried... below).
-  while (d->stats().retries == 0 && absl::Now() - down < absl::Seconds(5)) {
+  // The free waits until a call has found no connection: until then, gRPC
+  // may not yet have noticed that the old one died with the server, and an
+  // attempt sent on it fails with "Broken pipe" or "Socket closed", which
+  // could as well have reached a live server: such a free is not retried
+  // (AmbiguousFreeIsNotRetried... below). Any retry at all is not enough:
+  // the writer's and reader's first attempts may have failed that way. The
+  // server is restarted only then, so this wait cannot miss its moment.
+  const absl::Time give_up = down + absl::Seconds(10);
+  while (d->stats().connect_failures == 0 && absl::Now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  const bool disconnected = d->stats().connect_failures > 0;
   std::thread freer([&] { freed_c = d->FreeSlots(*slots_c); });
+  std::unique_ptr<ServerProcess> restarted;
+  std::thread restarter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    restarted = StartServer(dir.Sub("db"), {}, port);
+  });
   writer.join();
   reader.join();
   freer.join();
   const absl::Duration blocked = absl::Now() - down;
   restarter.join();
+  ASSERT_TRUE(disconnected) << "no call found the server gone";
   ASSERT_NE(restarted, nullptr);
 
   ASSERT_TRUE(slots_b.ok()) << slots_b.status();
@@ -245,13 +253,17 @@ TEST(RemoteSwapDeviceTest,
   ASSERT_TRUE(slots.ok());
   ASSERT_TRUE(d->DupSlots({(*slots)[0]}).ok());  // slot 0 is shared
 
-  server->Signal(SIGSTOP);
+  // Stopped for sure before the free is sent (a server still running would
+  // just apply and answer it), on the connection the calls above used.
+  ASSERT_TRUE(server->Stop());
+  const uint64_t retries = d->stats().retries;
   const absl::Time start = absl::Now();
   const absl::Status freed = d->FreeSlots(*slots);
   const absl::Duration took = absl::Now() - start;
-  server->Signal(SIGCONT);
+  server->Continue();
   EXPECT_TRUE(freed.ok()) << freed;
   EXPECT_LT(took, absl::Seconds(1)) << "one attempt, no retries";
+  EXPECT_EQ(d->stats().retries, retries) << "the free was repeated";
   EXPECT_EQ(d->stats().frees_outcome_unknown, 1u);
   // Whether the stopped server applied it or not, the shared slot kept the
   // sharer's reference: it was dropped at most once.
@@ -339,11 +351,11 @@ TEST(RemoteSwapDeviceTest, StalledOrDeadServerIsUnavailableWithinRetryFor) {
   auto slots = Write(*d, Pages(1, 2));
   ASSERT_TRUE(slots.ok());
 
-  server->Signal(SIGSTOP);  // accepts connections, answers nothing
+  ASSERT_TRUE(server->Stop());  // accepts connections, answers nothing
   absl::Time start = absl::Now();
   auto stalled = Write(*d, Pages(2, 2));
   absl::Duration took = absl::Now() - start;
-  server->Signal(SIGCONT);
+  server->Continue();
   EXPECT_EQ(stalled.status().code(), absl::StatusCode::kUnavailable)
       << stalled.status();
   EXPECT_GE(took, absl::Milliseconds(900));
@@ -374,13 +386,13 @@ TEST(RemoteSwapDeviceTest, DestructorDoesNotWaitForAStuckHeartbeat) {
   options.unregister_deadline = absl::Milliseconds(200);
   auto d = Connect(options);
   ASSERT_NE(d, nullptr);
-  server->Signal(SIGSTOP);
+  ASSERT_TRUE(server->Stop());
   // By now a heartbeat is waiting on the stopped server.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const absl::Time start = absl::Now();
   d.reset();
   const absl::Duration took = absl::Now() - start;
-  server->Signal(SIGCONT);
+  server->Continue();
   EXPECT_LT(took, absl::Seconds(1)) << "the destructor waited " << took;
 }
 

@@ -109,6 +109,25 @@ void ServerProcess::Signal(int sig) {
   if (pid_ > 0) ::kill(pid_, sig);
 }
 
+bool ServerProcess::Stop(absl::Duration timeout) {
+  if (pid_ <= 0 || ::kill(pid_, SIGSTOP) != 0) return false;
+  // WUNTRACED reports the stop only once the group stop is complete: every
+  // thread has stopped.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG | WUNTRACED) == pid_) {
+      if (WIFSTOPPED(status)) return true;
+      pid_ = -1;  // exited or killed
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+void ServerProcess::Continue() { Signal(SIGCONT); }
+
 int ServerProcess::Wait(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (pid_ > 0 && absl::Now() < deadline) {

@@ -42,6 +42,15 @@ class ServerProcess {
   std::string ReadLog() const;
 
   void Signal(int sig);
+  // SIGSTOP, then waits (up to `timeout`) until every thread of the process
+  // has stopped; false if it did not, or exited. Signal(SIGSTOP) alone
+  // returns before the stop takes effect: until the kernel gets to run the
+  // process, its threads keep answering RPCs (on a loaded machine, for
+  // milliseconds). While stopped, its kernel still accepts connections and
+  // buffers requests: callers see a server that answers nothing.
+  bool Stop(absl::Duration timeout = absl::Seconds(10));
+  // SIGCONT: the process runs again (asynchronously).
+  void Continue();
   // Waits for exit; returns the raw wait status, or -1 on timeout.
   int Wait(absl::Duration timeout = absl::Seconds(30));
   bool running() const { return pid_ > 0; }

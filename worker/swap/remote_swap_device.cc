@@ -241,6 +241,9 @@ absl::Status RemoteSwapDevice::Call(
       return LoseLease(what, status);
     }
     if (!IsTransient(status)) return status;  // the server's final answer
+    if (NotConnected(status)) {
+      connect_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
     if (policy == RetryPolicy::kNothingApplied &&
         !CertainlyNotApplied(status)) {
       if (ambiguous != nullptr) *ambiguous = true;
@@ -416,6 +419,7 @@ std::string RemoteSwapDevice::Describe() const {
 RemoteSwapDeviceStats RemoteSwapDevice::stats() const {
   RemoteSwapDeviceStats s;
   s.retries = retries_.load(std::memory_order_relaxed);
+  s.connect_failures = connect_failures_.load(std::memory_order_relaxed);
   s.heartbeats = heartbeats_.load(std::memory_order_relaxed);
   s.heartbeat_failures = heartbeat_failures_.load(std::memory_order_relaxed);
   s.frees_outcome_unknown =

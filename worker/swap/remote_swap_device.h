@@ -94,6 +94,11 @@ struct RemoteSwapDeviceOptions {
 
 struct RemoteSwapDeviceStats {
   uint64_t retries = 0;  // attempts repeated after a transient failure
+  // Attempts that failed for want of a connection (refused, or the channel
+  // in reconnect backoff): the server is down, and they applied nothing.
+  // Once one has, the channel no longer uses a connection that died before
+  // it: later attempts reconnect first.
+  uint64_t connect_failures = 0;
   uint64_t heartbeats = 0;
   uint64_t heartbeat_failures = 0;  // transient; the thread kept trying
   // FreeSlots batches answered OK after an ambiguous failure (see above).
@@ -184,6 +189,7 @@ class RemoteSwapDevice final : public mmu::SwapDevice {
   std::thread heartbeat_;
 
   std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> connect_failures_{0};
   std::atomic<uint64_t> heartbeats_{0};
   std::atomic<uint64_t> heartbeat_failures_{0};
   std::atomic<uint64_t> frees_outcome_unknown_{0};
