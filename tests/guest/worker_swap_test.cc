@@ -119,8 +119,14 @@ TEST(WorkerSwapTest, ServerKilledAndRestartedMidRunLosesNothing) {
   (*server)->Signal(SIGKILL);
   (*server)->Wait();
   absl::SleepFor(absl::Milliseconds(500));  // the worker retries meanwhile
-  auto restarted = ServerProcess::Start(
-      MEMMGR_SERVER_BIN, data, {"--listen=127.0.0.1:" + std::to_string(port)});
+  const std::vector<std::string> same_port = {"--listen=127.0.0.1:" +
+                                              std::to_string(port)};
+  auto restarted = ServerProcess::Start(MEMMGR_SERVER_BIN, data, same_port);
+  // Another process may have taken the port meanwhile (EADDRINUSE): retry.
+  for (int i = 0; !restarted.ok() && i < 30; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    restarted = ServerProcess::Start(MEMMGR_SERVER_BIN, data, same_port);
+  }
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   ASSERT_EQ((*restarted)->port(), port);
 

@@ -29,6 +29,12 @@ std::unique_ptr<ServerProcess> StartServer(const std::string& data_dir,
                                            int port = 0) {
   if (port != 0) flags.push_back(absl::StrCat("--listen=127.0.0.1:", port));
   auto s = ServerProcess::Start(MEMMGR_SERVER_BIN, data_dir, flags);
+  // A restart on the old port can lose a race for it with another process
+  // binding an ephemeral port (EADDRINUSE): try again for a few seconds.
+  for (int i = 0; port != 0 && !s.ok() && i < 30; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    s = ServerProcess::Start(MEMMGR_SERVER_BIN, data_dir, flags);
+  }
   EXPECT_TRUE(s.ok()) << s.status();
   if (!s.ok()) return nullptr;
   EXPECT_TRUE(port == 0 || (*s)->port() == port);
