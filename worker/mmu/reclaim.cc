@@ -189,6 +189,9 @@ absl::Status Reclaimer::SwapIn(uint64_t value) {
       this, &read);
   pswpin_.fetch_add(read, std::memory_order_relaxed);
   swap_faults_.fetch_add(1, std::memory_order_relaxed);
+  // The frames came from the pool like any fault's: below low, kswapd
+  // should start before the next fault has to reclaim directly.
+  MaybeWakeKswapd();
   if (!s.ok() && !absl::IsResourceExhausted(s)) {
     swap_io_errors_.fetch_add(1, std::memory_order_relaxed);
   }
