@@ -64,6 +64,26 @@ uint64_t SlotsUsed(const std::string& address) {
   return stats.ok() ? stats->slots_used() : ~uint64_t{0};
 }
 
+// Polls the server (bounded: 60 s) until the worker running the guest
+// holds more than 500 slots there; false if it never did or ended first
+// (*status >= 0).
+bool WaitUntilSwapping(const std::string& address,
+                       const std::atomic<int>& status) {
+  ClientOptions o;
+  o.target = address;
+  o.max_attempts = 1;
+  auto client = Client::Create(o);
+  EXPECT_TRUE(client.ok()) << client.status();
+  if (!client.ok()) return false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && status.load() < 0) {
+    auto stats = (*client)->GetStats();
+    if (stats.ok() && stats->slots_used() > 500) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
 TEST(WorkerSwapTest, EmbeddedSwapGivesTheSameOutput) {
   TempDir dir;
   std::string out, err;
@@ -103,18 +123,7 @@ TEST(WorkerSwapTest, ServerKilledAndRestartedMidRunLosesNothing) {
   });
 
   // Wait until the worker has pages on the server, then kill it.
-  ClientOptions o;
-  o.target = address;
-  o.max_attempts = 1;
-  auto client = Client::Create(o);
-  ASSERT_TRUE(client.ok());
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  bool swapping = false;
-  while (!swapping && absl::Now() < deadline && status.load() < 0) {
-    auto stats = (*client)->GetStats();
-    swapping = stats.ok() && stats->slots_used() > 500;
-    if (!swapping) absl::SleepFor(absl::Milliseconds(10));
-  }
+  const bool swapping = WaitUntilSwapping(address, status);
   ASSERT_TRUE(swapping) << "the worker never swapped";
   (*server)->Signal(SIGKILL);
   (*server)->Wait();
@@ -147,18 +156,7 @@ TEST(WorkerSwapTest, AServerThatNeverComesBackStopsTheGuestClearly) {
     status = RunGuest({kPool, "--server=" + address, "--swap_retry_for=2s"},
                       &out, &err);
   });
-  ClientOptions o;
-  o.target = address;
-  o.max_attempts = 1;
-  auto client = Client::Create(o);
-  ASSERT_TRUE(client.ok());
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  bool swapping = false;
-  while (!swapping && absl::Now() < deadline && status.load() < 0) {
-    auto stats = (*client)->GetStats();
-    swapping = stats.ok() && stats->slots_used() > 500;
-    if (!swapping) absl::SleepFor(absl::Milliseconds(10));
-  }
+  const bool swapping = WaitUntilSwapping(address, status);
   ASSERT_TRUE(swapping);
   (*server)->Signal(SIGKILL);
   (*server)->Wait();
