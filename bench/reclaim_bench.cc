@@ -19,8 +19,7 @@
 //               access is one 8-byte AddressSpace::Read, timed alone and
 //               classified by the MmuStats fault counter it moved:
 //               kSwapIn = the page was read from the device ("device
-//               read"; the retry that maps it also counts a cache hit),
-//               else kSwapCacheHit = it was still in the swap cache
+//               read"), else kSwapCacheHit = it was still in the swap cache
 //               (readahead brought it in, or its write-out was in flight),
 //               else it was resident (counted, not timed into a row). The
 //               gate is held shared for slices of 32 accesses, as a sandbox

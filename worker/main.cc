@@ -40,9 +40,7 @@
 #include "worker/sandbox/sandbox.h"
 #include "worker/sandbox/snapshot.h"
 #include "worker/service/serve_main.h"
-#include "worker/swap/embedded_swap_device.h"
-#include "worker/swap/lazy_swap_device.h"
-#include "worker/swap/remote_swap_device.h"
+#include "worker/swap/swap_setup.h"
 
 extern char** environ;
 
@@ -481,32 +479,21 @@ int Run(int argc, char** argv) {
   // Swap: the pool is made here so its reclaimer exists before the
   // guest's first address space (the sandbox would otherwise make it).
   std::shared_ptr<memmgr::mmu::FramePool> pool;
-  std::unique_ptr<memmgr::mmu::SwapDevice> swap_device;
-  std::unique_ptr<memmgr::mmu::Reclaimer> reclaimer;
-  std::string swap_mode = absl::GetFlag(FLAGS_swap);
-  const std::string server = absl::GetFlag(FLAGS_server);
-  if (!server.empty()) {
-    if (swap_mode != "embedded" && swap_mode != "server") {
-      std::fprintf(stderr,
-                   "memmgr-worker: --server=%s needs --swap=server, not "
-                   "--swap=%s\n",
-                   server.c_str(), swap_mode.c_str());
-      return kExitUsage;
-    }
-    swap_mode = "server";
+  std::unique_ptr<memmgr::worker::SwapSetup> swap;
+  memmgr::worker::SwapConfig swap_config;
+  swap_config.mode = absl::GetFlag(FLAGS_swap);
+  swap_config.server = absl::GetFlag(FLAGS_server);
+  swap_config.dir = absl::GetFlag(FLAGS_swap_dir);
+  swap_config.retry_for = absl::GetFlag(FLAGS_swap_retry_for);
+  swap_config.swappiness = absl::GetFlag(FLAGS_swappiness);
+  swap_config.worker_id_prefix = "run";
+  if (absl::Status valid = memmgr::worker::NormalizeSwapConfig(&swap_config);
+      !valid.ok()) {
+    std::fprintf(stderr, "memmgr-worker: %s\n",
+                 std::string(valid.message()).c_str());
+    return kExitUsage;
   }
-  if (swap_mode != "none") {
-    if (swap_mode != "embedded" && swap_mode != "server") {
-      std::fprintf(stderr,
-                   "memmgr-worker: --swap=%s: want embedded, none or server\n",
-                   swap_mode.c_str());
-      return kExitUsage;
-    }
-    if (swap_mode == "server" && server.empty()) {
-      std::fprintf(stderr,
-                   "memmgr-worker: --swap=server needs --server=HOST:PORT\n");
-      return kExitUsage;
-    }
+  if (swap_config.mode != "none") {
     memmgr::mmu::FramePool::Options pool_options;
     pool_options.bytes = options.memory_bytes;
     pool_options.numa_node = options.numa_node;
@@ -517,55 +504,16 @@ int Run(int argc, char** argv) {
       return kExitUsage;
     }
     pool = std::move(*made);
-    if (swap_mode == "embedded") {
-      memmgr::worker::EmbeddedSwapDeviceOptions eopts;
-      eopts.dir = absl::GetFlag(FLAGS_swap_dir);
-      options.swap_bytes = eopts.capacity_pages * memmgr::mmu::kPageSize;
-      swap_device = std::make_unique<memmgr::worker::LazySwapDevice>(
-          "embedded RocksDB swap", eopts.max_batch_pages,
-          [eopts]()
-              -> absl::StatusOr<std::unique_ptr<memmgr::mmu::SwapDevice>> {
-            auto d = memmgr::worker::EmbeddedSwapDevice::Open(eopts);
-            if (!d.ok()) return d.status();
-            return std::unique_ptr<memmgr::mmu::SwapDevice>(std::move(*d));
-          });
-    } else {
-      memmgr::worker::RemoteSwapDeviceOptions ropts;
-      ropts.target = server;
-      char host[256] = "worker";
-      gethostname(host, sizeof(host) - 1);
-      ropts.worker_id = absl::StrCat("run-", host, "-", getpid());
-      ropts.frame_capacity_pages = pool->total_frames();
-      ropts.retry_for = absl::GetFlag(FLAGS_swap_retry_for);
-      auto d = memmgr::worker::RemoteSwapDevice::Connect(ropts);
-      if (!d.ok()) {
-        std::fprintf(stderr, "memmgr-worker: --server=%s: %s\n", server.c_str(),
-                     std::string(d.status().message()).c_str());
-        return kExitCannotRun;
-      }
-      swap_device = std::move(*d);
-      // The server's swap area bounds what the guest may commit beyond
-      // --memory (shared with other workers, so this is an upper bound).
-      memmgr::ClientOptions copts;
-      copts.target = server;
-      copts.max_attempts = 1;
-      copts.deadline = absl::Seconds(5);
-      if (auto client = memmgr::Client::Create(copts); client.ok()) {
-        if (auto st = (*client)->GetStats(); st.ok()) {
-          options.swap_bytes = st->slots_capacity() * memmgr::mmu::kPageSize;
-        }
-      }
-    }
-    memmgr::mmu::Reclaimer::Options ropts;
-    ropts.swappiness = absl::GetFlag(FLAGS_swappiness);
-    auto r =
-        memmgr::mmu::Reclaimer::Create(pool.get(), swap_device.get(), ropts);
-    if (!r.ok()) {
+    auto s = memmgr::worker::SwapSetup::Create(swap_config, pool.get());
+    if (!s.ok()) {
       std::fprintf(stderr, "memmgr-worker: %s\n",
-                   std::string(r.status().message()).c_str());
-      return kExitUsage;
+                   std::string(s.status().message()).c_str());
+      return s.status().code() == absl::StatusCode::kInvalidArgument
+                 ? kExitUsage
+                 : kExitCannotRun;
     }
-    reclaimer = std::move(*r);
+    swap = std::move(*s);
+    options.swap_bytes = swap->swap_bytes();
   }
   memmgr::sandbox::HostIo io;
   auto sandbox =
@@ -586,13 +534,12 @@ int Run(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_stats)) {
     PrintStats((*sandbox)->stats());
-    if (reclaimer != nullptr) PrintReclaimStats(reclaimer->GetStats());
+    if (swap != nullptr) PrintReclaimStats(swap->reclaimer()->GetStats());
   }
   // The guest's address spaces go before the reclaimer (which frees what
   // the swap cache still holds and every slot left), then the device.
   sandbox->reset();  // the unique_ptr inside the StatusOr
-  reclaimer.reset();
-  swap_device.reset();
+  swap.reset();
   return status.ShellStatus();
 }
 

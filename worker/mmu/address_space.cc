@@ -2,6 +2,8 @@
 // operations (mmap, munmap, ...) are in mm_ops.cc.
 #include "worker/mmu/address_space.h"
 
+#include <time.h>
+
 #include <cerrno>
 #include <cstdio>
 
@@ -12,6 +14,13 @@
 
 namespace memmgr::mmu {
 namespace {
+
+uint64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
 
 bool VmaAllows(const Vma& vma, Access access) {
   switch (access) {
@@ -284,6 +293,8 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
   // device) releases the gate, waits, takes it back and starts over: while
   // the gate was released reclaim may have changed any pte of ours.
   // Bounded: each retry follows progress (a page read in, frames freed).
+  fault_start_ns_ = 0;
+  fault_swapin_ = false;
   for (int attempt = 0;; ++attempt) {
     pending_ = {};
     uint8_t* host = TranslateOnce(va, access, fault);
@@ -295,6 +306,7 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
     bool progress = true;
     absl::Status io;
     if (pending.kind == Pending::kSwapIn) {
+      fault_swapin_ = true;
       io = r->SwapIn(pending.value);
       if (absl::IsResourceExhausted(io)) {
         io = absl::OkStatus();
@@ -375,13 +387,26 @@ uint8_t* AddressSpace::TranslateOnce(GuestAddr va, Access access,
   Pte* ptep = page_table_.FindForWrite(va);
   SyncCharge();  // new tables
   Pte pte = *ptep;
+  // Fault latency (fault_latency.h): every swap fault is timed, one in
+  // kSampleEvery of the others; the clock starts on the first attempt and
+  // keeps running across the retries of Translate.
+  if (fault_start_ns_ == 0 &&
+      (pte.is_swap() || ++fault_sample_ % FaultLatency::kSampleEvery == 0)) {
+    fault_start_ns_ = MonotonicNanos();
+  }
+  FaultSource source = FaultSource::kCount;  // none yet: a TLB refill
   if (pte.is_swap()) {
     pte = SwapFault(*vma, va, access, ptep, fault);
     if (!pte.present()) return nullptr;
+    source = fault_swapin_ ? FaultSource::kSwapIn : FaultSource::kSwapCache;
   }
   if (!pte.present()) {
     pte = FaultInPage(*vma, va, access, fault);
     if (!pte.present()) return nullptr;
+    source =
+        vma->image != nullptr && PageDown(va) - vma->start < vma->file_bytes
+            ? FaultSource::kFile
+            : FaultSource::kZero;
   }
   if (access == Access::kWrite) {
     // A decode cache holds this page: let it drop the page first.
@@ -389,10 +414,14 @@ uint8_t* AddressSpace::TranslateOnce(GuestAddr va, Access access,
     if (!CanWriteInPlace(pte)) {
       pte = BreakCow(*vma, va, pte, fault);
       if (!pte.present()) return nullptr;
+      if (source == FaultSource::kCount) source = FaultSource::kCow;
     }
   }
   pte = pte.With(Pte::kAccessed | (access == Access::kWrite ? Pte::kDirty : 0));
   *ptep = pte;
+  if (fault_start_ns_ != 0 && source != FaultSource::kCount) {
+    pool_->fault_latency().Record(source, MonotonicNanos() - fault_start_ns_);
+  }
   return FillTlb(va, pte, /*exclusive=*/true);
 }
 
@@ -431,8 +460,12 @@ Pte AddressSpace::SwapFault(const Vma& vma, GuestAddr va, Access access,
   const Pte pte = Pte::Present(pfn, Pte::ProtBits(vma.prot));
   *ptep = pte;
   r->swap_cache()->Drop(value);
-  r->swapcache_hits_.fetch_add(1, std::memory_order_relaxed);
-  CountFault(FaultClass::kSwapCacheHit);
+  // A hit only if this fault did not just read the page in (the retry
+  // after a device read maps it from the cache too).
+  if (!fault_swapin_) {
+    r->swapcache_hits_.fetch_add(1, std::memory_order_relaxed);
+    CountFault(FaultClass::kSwapCacheHit);
+  }
   AddRss(1);
   // Faulted back in: it was evicted too early (a refault). Active.
   r->MoveTo(pfn, Reclaimer::kActiveAnon);

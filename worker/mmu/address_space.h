@@ -389,6 +389,11 @@ class AddressSpace {
   Pending pending_;
   // The device error behind the last kSwapIo fault.
   absl::Status swap_error_;
+  // Fault latency of the Translate call in progress: when its timed fault
+  // started (0 = not timed) and whether it waited for the swap device.
+  uint64_t fault_start_ns_ = 0;
+  bool fault_swapin_ = false;
+  uint32_t fault_sample_ = 0;  // counts faults for the 1-in-N sampling
 
   uint64_t tlb_hits_ = 0;
   uint64_t tlb_misses_ = 0;

@@ -42,6 +42,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "common/mutex.h"
+#include "worker/mmu/fault_latency.h"
 #include "worker/mmu/mm_gate.h"
 #include "worker/mmu/mmu_types.h"
 #include "worker/mmu/page_descriptor.h"
@@ -147,6 +148,9 @@ class FramePool {
   // mapped. Set before any address space of the pool exists.
   Reclaimer* reclaimer() const { return reclaimer_; }
   void SetReclaimer(Reclaimer* r) { reclaimer_ = r; }
+  // Fault service times of every address space of the pool.
+  FaultLatency& fault_latency() { return fault_latency_; }
+  const FaultLatency& fault_latency() const { return fault_latency_; }
 
  private:
   // One per-thread cache (a pcp list). Threads are spread over the shards
@@ -196,6 +200,7 @@ class FramePool {
 
   MmGate gate_;
   Reclaimer* reclaimer_ = nullptr;
+  FaultLatency fault_latency_;
 
   std::atomic<uint64_t> free_frames_{0};
   std::atomic<uint64_t> allocs_{0};

@@ -5,6 +5,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/logging.h"
 #include "worker/mmu/address_space.h"
 
@@ -150,6 +152,15 @@ void Reclaimer::KswapdLoop() {
 
 bool Reclaimer::DirectReclaim() {
   direct_reclaims_.fetch_add(1, std::memory_order_relaxed);
+  const absl::Time start = absl::Now();
+  struct StallClock {
+    std::atomic<uint64_t>* total;
+    absl::Time start;
+    ~StallClock() {
+      total->fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
+                       std::memory_order_relaxed);
+    }
+  } stall{&direct_reclaim_ns_, start};
   // Reclaim a batch beyond min so the next allocations do not stall again
   // at once; kswapd takes it on to high. Progress by anyone counts: with
   // several executors, another thread (or kswapd) may have reclaimed while
@@ -415,6 +426,7 @@ Reclaimer::Stats Reclaimer::GetStats() const {
   s.kswapd_wakeups = kswapd_wakeups_.load(std::memory_order_relaxed);
   s.kswapd_rounds = kswapd_rounds_.load(std::memory_order_relaxed);
   s.direct_reclaims = direct_reclaims_.load(std::memory_order_relaxed);
+  s.direct_reclaim_ns = direct_reclaim_ns_.load(std::memory_order_relaxed);
   s.swap_io_errors = swap_io_errors_.load(std::memory_order_relaxed);
   s.unevictable = unevictable_.load(std::memory_order_relaxed);
   {

@@ -84,9 +84,10 @@ class Reclaimer {
     uint64_t swap_faults = 0;     // swap faults that read the device
     uint64_t kswapd_wakeups = 0;
     uint64_t kswapd_rounds = 0;
-    uint64_t direct_reclaims = 0;  // allocations that reclaimed first
-    uint64_t swap_io_errors = 0;   // device calls that failed
-    uint64_t lru_pages[4] = {};    // anon inactive/active, file in/active
+    uint64_t direct_reclaims = 0;    // allocations that reclaimed first
+    uint64_t direct_reclaim_ns = 0;  // time faults spent in direct reclaim
+    uint64_t swap_io_errors = 0;     // device calls that failed
+    uint64_t lru_pages[4] = {};      // anon inactive/active, file in/active
     uint64_t unevictable = 0;
     SwapCache::Stats swap_cache;
   };
@@ -174,7 +175,7 @@ class Reclaimer {
       pgactivate_{0}, pgdeactivate_{0}, pswpout_{0}, pswpin_{0},
       swapcache_hits_{0}, swap_faults_{0}, kswapd_wakeups_{0},
       kswapd_rounds_{0}, direct_reclaims_{0}, swap_io_errors_{0},
-      unevictable_{0};
+      unevictable_{0}, direct_reclaim_ns_{0};
 
   friend class AddressSpace;
 };

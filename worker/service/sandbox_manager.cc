@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Create(
   if (options.output_retain_bytes < 4096) {
     return absl::InvalidArgumentError("--output_retain_bytes must be >= 4K");
   }
+  MEMMGR_RETURN_IF_ERROR(NormalizeSwapConfig(&options.swap));
   mmu::FramePool::Options pool_options;
   pool_options.bytes = options.memory_bytes;
   pool_options.numa_node = options.numa_node;
@@ -91,6 +92,12 @@ absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Create(
       std::min(options.default_sandbox_memory_bytes, options.memory_bytes);
   std::unique_ptr<SandboxManager> m(new SandboxManager(std::move(options)));
   m->pool_ = std::shared_ptr<mmu::FramePool>(*std::move(pool));
+  if (m->options_.swap.mode != "none") {
+    absl::StatusOr<std::unique_ptr<SwapSetup>> swap =
+        SwapSetup::Create(m->options_.swap, m->pool_.get());
+    if (!swap.ok()) return swap.status();
+    m->swap_ = *std::move(swap);
+  }
   for (int i = 0; i < m->options_.executors; ++i) {
     m->executors_.emplace_back([mp = m.get()] { mp->ExecutorLoop(); });
   }
@@ -147,7 +154,9 @@ absl::Status SandboxManager::CheckRoomLocked(uint64_t n) {
         live_, " live sandboxes (+", reserved_, " being made); ", n,
         " more would pass --max_sandboxes=", options_.max_sandboxes));
   }
-  if (pool_->BelowMin()) {
+  // With swap, kswapd and direct reclaim make room; without, a pool below
+  // min would stop the new sandbox at its first fault.
+  if (swap_ == nullptr && pool_->BelowMin()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("worker memory is below its min watermark (",
                      pool_->free_frames(), " of ", pool_->total_frames(),
@@ -201,19 +210,26 @@ absl::StatusOr<v1::CreateSandboxResponse> SandboxManager::CreateSandbox(
   const v1::SandboxLimits& limits = request.limits();
   if (limits.memory_high_pages() != 0 || limits.swap_max_pages() != 0) {
     return absl::UnimplementedError(
-        "memory_high_pages and swap_max_pages are not enforced yet (the "
-        "worker has no reclaim or swap); leave them 0");
+        "memory_high_pages and swap_max_pages are not enforced per sandbox "
+        "yet (the worker reclaims and swaps node-wide, under pool "
+        "pressure); leave them 0");
   }
   if (limits.oom_score_adj() < -1000 || limits.oom_score_adj() > 1000) {
     return absl::InvalidArgumentError("oom_score_adj must be in -1000..1000");
   }
   uint64_t memory_bytes = options_.default_sandbox_memory_bytes;
   if (limits.memory_max_pages() != 0) {
-    if (limits.memory_max_pages() > pool_->total_frames()) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("memory_max_pages=", limits.memory_max_pages(),
-                       " is more than this worker's memory (",
-                       pool_->total_frames(), " frames)"));
+    // With swap a sandbox may hold more than the pool (memory.max above
+    // the node's RAM, the rest swapped), up to what swap can take.
+    const uint64_t swap_pages =
+        swap_ != nullptr ? swap_->swap_bytes() / kPage : 0;
+    if (limits.memory_max_pages() > pool_->total_frames() + swap_pages) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "memory_max_pages=", limits.memory_max_pages(),
+          " is more than this worker's memory (", pool_->total_frames(),
+          " frames",
+          swap_pages != 0 ? absl::StrCat(" + ", swap_pages, " swap slots") : "",
+          ")"));
     }
     memory_bytes = limits.memory_max_pages() * kPage;
   }
@@ -659,6 +675,9 @@ ManagerStats SandboxManager::GetStats() {
   // consistent-enough reading for a gauge.
   std::vector<bool> shared(ps.total_frames, false);
   {
+    // Reclaim rewrites snapshot tables too (their pages are swapped like
+    // any other): walk them with the gate held shared.
+    mmu::MmGate::Shared gate(swap_ != nullptr ? pool_->gate() : nullptr);
     std::vector<std::shared_ptr<const sandbox::Snapshot>> snaps;
     {
       MutexLock lock(&mu_);
@@ -690,6 +709,11 @@ ManagerStats SandboxManager::GetStats() {
   s.cow_breaks_total = cow_breaks_total_;
   s.slices_total = slices_total_;
   s.executors = static_cast<uint32_t>(executors_.size());
+  if (swap_ != nullptr) {
+    s.swap_mode = swap_->mode();
+    s.reclaim = swap_->reclaimer()->GetStats();
+    s.swap_bytes = swap_->swap_bytes();
+  }
   return s;
 }
 

@@ -50,6 +50,7 @@
 #include "memmgr/v1/worker.pb.h"
 #include "worker/mmu/frame_pool.h"
 #include "worker/service/sandbox_entry.h"
+#include "worker/swap/swap_setup.h"
 
 namespace memmgr::worker {
 
@@ -69,6 +70,15 @@ struct SandboxManagerOptions {
   uint64_t max_stdin_bytes = uint64_t{16} << 20;
   uint64_t max_args_bytes = uint64_t{1} << 20;  // args + env, per sandbox
   std::string images_dir;                       // "" = only ELF bytes
+  // Reclaim and swap of the pool (worker/swap/swap_setup.h). The library
+  // default is no swap (a full pool stops the sandbox that needed a frame);
+  // `memmgr-worker serve` defaults to the embedded RocksDB swap.
+  SwapConfig swap = [] {
+    SwapConfig c;
+    c.mode = "none";
+    c.worker_id_prefix = "serve";
+    return c;
+  }();
   // Called once per fork with its ForkFrom latency (the metrics histogram).
   std::function<void(absl::Duration)> fork_observer;
 };
@@ -86,6 +96,10 @@ struct ManagerStats {
   uint64_t cow_breaks_total = 0;
   uint64_t slices_total = 0;
   uint32_t executors = 0;
+  // Reclaim and swap; all zero without swap (swap_mode "none").
+  std::string swap_mode = "none";
+  mmu::Reclaimer::Stats reclaim;
+  uint64_t swap_bytes = 0;  // the swap area (what may be committed beyond)
 };
 
 class SandboxManager {
@@ -125,6 +139,8 @@ class SandboxManager {
   void Shutdown();
 
   const mmu::FramePool& pool() const { return *pool_; }
+  // Null without swap.
+  const SwapSetup* swap() const { return swap_.get(); }
   const SandboxManagerOptions& options() const { return options_; }
 
  private:
@@ -175,6 +191,9 @@ class SandboxManager {
   const SandboxManagerOptions options_;
   // Shared by every sandbox and fork; thread-safe. Set once in Create.
   std::shared_ptr<mmu::FramePool> pool_;
+  // After pool_: destroyed before it, and after every sandbox and
+  // snapshot (the destructor clears them first). Set once in Create.
+  std::unique_ptr<SwapSetup> swap_;
   std::vector<std::thread> executors_;
 
   Mutex mu_;

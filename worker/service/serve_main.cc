@@ -102,6 +102,7 @@ int ServeMain(int argc, char** argv) {
   SandboxManagerOptions& m = config.manager;
   absl::Duration grace = absl::Seconds(10);
   int executors = 0;
+  m.swap.mode = "embedded";
   const std::vector<Flag> flags = {
       {"listen", "HOST:PORT",
        "gRPC listen address; port 0 = a free port (see --port_file) "
@@ -158,6 +159,34 @@ int ServeMain(int argc, char** argv) {
        Size(&m.max_stdin_bytes, 0)},
       {"max_args_bytes", "SIZE", "largest args + env of a sandbox (default 1M)",
        Size(&m.max_args_bytes, 4096)},
+      {"swap", "MODE",
+       "where reclaim puts anonymous pages when the sandboxes need more than "
+       "--memory: 'embedded' (the swap store library in-process on a temp "
+       "RocksDB directory opened on first use, or --swap_dir), 'server' "
+       "(memmgr-server at --server) or 'none' (no reclaim: a full pool stops "
+       "the sandbox that needed a frame) (default embedded)",
+       String(&m.swap.mode)},
+      {"server", "HOST:PORT",
+       "memmgr-server for --swap=server (setting it implies --swap=server): "
+       "the worker registers, keeps its lease with heartbeats and swaps there",
+       String(&m.swap.server)},
+      {"swap_dir", "DIR",
+       "RocksDB directory for --swap=embedded (kept afterwards); empty = a "
+       "temp directory removed at exit",
+       String(&m.swap.dir)},
+      {"swap_retry_for", "DURATION",
+       "--swap=server: how long a swap call keeps retrying while the server "
+       "is unreachable before the sandbox that needed it stops with SIGBUS "
+       "(default 5m)",
+       Duration(&m.swap.retry_for)},
+      {"swappiness", "N",
+       "0..200: how much reclaim prefers anonymous pages (swap) over clean "
+       "file pages (re-read from the ELF image), vm.swappiness (default 60)",
+       Int<int>(&m.swap.swappiness, 0, 200)},
+      {"worker_id", "ID",
+       "the name this worker registers with memmgr-server under (default "
+       "serve-<hostname>-<pid>)",
+       String(&m.swap.worker_id)},
       {"shutdown_grace", "DURATION",
        "on SIGTERM, how long in-flight RPCs may take (default 10s)",
        Duration(&grace)},
@@ -246,7 +275,11 @@ int ServeMain(int argc, char** argv) {
                    << ", memory " << FormatByteSize(o.memory_bytes) << ", "
                    << o.executors << " executors"
                    << (o.images_dir.empty() ? ""
-                                            : ", images in " + o.images_dir);
+                                            : ", images in " + o.images_dir)
+                   << ", swap: "
+                   << ((*runner)->manager()->swap() != nullptr
+                           ? (*runner)->manager()->swap()->description()
+                           : std::string("none"));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -118,6 +118,72 @@ TEST_F(ReclaimTest, ThreeTimesThePoolRoundTripsThroughSwap) {
   EXPECT_EQ(reclaimer_->GetStats().swap_cache.entries, 0u);
 }
 
+// The pool's fault latency histogram: every swap fault is timed under its
+// source (device read or swap-cache hit), zero and cow faults 1 in 16.
+TEST_F(ReclaimTest, FaultLatencyIsRecordedBySource) {
+  Start(/*kswapd=*/true);
+  const FaultLatency& lat = pool_->fault_latency();
+  auto mm = NewMm();
+  const uint64_t pages = 3 * pool_->total_frames();
+  Map(mm.get(), pages);
+  Fill(mm.get(), kBase, pages, 7);
+  // Every first write is a zero fault; about one in 16 is timed.
+  const uint64_t zero = lat.Read(FaultSource::kZero).count;
+  EXPECT_GE(zero, pages / FaultLatency::kSampleEvery - 1);
+  EXPECT_LE(zero, pages / FaultLatency::kSampleEvery + 1);
+  EXPECT_EQ(lat.Read(FaultSource::kSwapIn).count, 0u);
+  Check(mm.get(), kBase, pages, 7);
+  const Reclaimer::Stats s = reclaimer_->GetStats();
+  const FaultLatency::Reading in = lat.Read(FaultSource::kSwapIn);
+  const FaultLatency::Reading hit = lat.Read(FaultSource::kSwapCache);
+  // Each swap fault is timed exactly once, whatever its retries; a fault
+  // may read the device more than once (its page reclaimed again before
+  // it was mapped), rarely.
+  EXPECT_LE(in.count, s.swap_faults);
+  EXPECT_GE(in.count, s.swap_faults * 9 / 10);
+  EXPECT_EQ(hit.count, s.swapcache_hits);
+  EXPECT_GT(in.count, 0u);
+  EXPECT_GT(in.sum_ns, 0u);
+  // A device read is slower than the fastest bucket (128 ns).
+  EXPECT_EQ(in.buckets[0], 0u);
+  // Copy-on-write breaks after a fork.
+  {
+    MmGate::Shared g(pool_->gate());
+    auto child = mm->Fork();
+    ASSERT_TRUE(child.ok()) << child.status();
+    for (uint64_t p = 0; p < 64; ++p) {
+      Fault f;
+      ASSERT_TRUE((*child)->Write<uint64_t>(kBase + p * kPageSize, p, &f));
+    }
+  }
+  EXPECT_GE(lat.Read(FaultSource::kCow).count +
+                lat.Read(FaultSource::kSwapIn).count - in.count +
+                lat.Read(FaultSource::kSwapCache).count - hit.count,
+            64 / FaultLatency::kSampleEvery - 1);
+}
+
+TEST(FaultLatencyTest, BucketsArePowersOfTwoFrom128ns) {
+  FaultLatency lat;
+  lat.Record(FaultSource::kZero, 0);
+  lat.Record(FaultSource::kZero, 127);
+  lat.Record(FaultSource::kZero, 128);
+  lat.Record(FaultSource::kZero, 255);
+  lat.Record(FaultSource::kZero, 256);
+  lat.Record(FaultSource::kSwapIn, 200'000);            // < 2^18 ns
+  lat.Record(FaultSource::kSwapIn, uint64_t{1} << 40);  // overflow
+  const FaultLatency::Reading z = lat.Read(FaultSource::kZero);
+  EXPECT_EQ(z.count, 5u);
+  EXPECT_EQ(z.sum_ns, 0u + 127 + 128 + 255 + 256);
+  EXPECT_EQ(z.buckets[0], 2u);  // < 128
+  EXPECT_EQ(z.buckets[1], 2u);  // < 256
+  EXPECT_EQ(z.buckets[2], 1u);  // < 512
+  const FaultLatency::Reading in = lat.Read(FaultSource::kSwapIn);
+  EXPECT_EQ(in.buckets[11], 1u);  // 2^17 <= 200000 < 2^18 = bound of 11
+  EXPECT_EQ(FaultLatency::BucketBoundNs(11), uint64_t{1} << 18);
+  EXPECT_EQ(in.buckets[FaultLatency::kBuckets - 1], 1u);
+  EXPECT_EQ(lat.Read(FaultSource::kCow).count, 0u);
+}
+
 TEST_F(ReclaimTest, DirectReclaimAloneKeepsTheGuestGoing) {
   Start(/*kswapd=*/false);
   auto mm = NewMm();
