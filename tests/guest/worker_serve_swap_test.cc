@@ -162,6 +162,11 @@ TEST_F(WorkerServeSwapTest, OvercommittedSandboxesSwapToTheServer) {
             0);
   EXPECT_GT(Sample(metrics, "memmgr_worker_kswapd_wakeups_total"), 0);
   EXPECT_EQ(Sample(metrics, "memmgr_worker_swap_io_errors_total"), 0);
+  // Faults on remote pages parked their sandboxes (--park_on_swapin is the
+  // default) and the reads ran in the background.
+  EXPECT_GT(Sample(metrics, "memmgr_worker_page_waits_total"), 0);
+  EXPECT_GT(Sample(metrics, "memmgr_worker_async_swapins_total"), 0);
+  EXPECT_EQ(Sample(metrics, "memmgr_worker_sandboxes_parked_for_page"), 0);
   // Every remote fault is timed; zero-fill faults are sampled.
   EXPECT_GT(
       Sample(metrics,
@@ -191,6 +196,19 @@ TEST_F(WorkerServeSwapTest, OvercommittedSandboxesSwapToTheServer) {
   }
   EXPECT_EQ(used, 0u) << "slots leaked on the server";
   EXPECT_EQ(Sample(Metrics(), "memmgr_worker_swap_slots"), 0);
+}
+
+// The same with parking off: executors wait for the reads themselves.
+TEST_F(WorkerServeSwapTest, WithoutParkingTheExecutorsWaitAndAllIsWell) {
+  auto server =
+      ServerProcess::Start(MEMMGR_SERVER_BIN, dir_.Sub("server-data"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  StartWorker({"--server=" + (*server)->address(), "--park_on_swapin=false"});
+  RunSandboxesAndCheckOutput();
+  const std::string metrics = Metrics();
+  EXPECT_GT(Sample(metrics, "memmgr_worker_swap_in_pages_total"), 0);
+  EXPECT_EQ(Sample(metrics, "memmgr_worker_page_waits_total"), 0);
+  EXPECT_EQ(Sample(metrics, "memmgr_worker_async_swapins_total"), 0);
 }
 
 TEST_F(WorkerServeSwapTest, OvercommittedSandboxesSwapToTheEmbeddedStore) {
@@ -248,6 +266,7 @@ TEST(WorkerServeSwapFlagsTest, BadSwapFlagsExitTwo) {
            {"--swap=none", "--server=127.0.0.1:1"},
            {"--swap=none", "--swap_dir=/tmp/x"},
            {"--swappiness=201"},
+           {"--park_on_swapin=maybe"},
            {"--swap_retry_for=0s"}}) {
     std::vector<std::string> argv = {MEMMGR_WORKER_BIN, "serve",
                                      "--listen=127.0.0.1:0",

@@ -66,6 +66,8 @@ const char* FaultClassName(FaultClass c) {
       return "swap_in";
     case FaultClass::kSwapIoError:
       return "swap_io_error";
+    case FaultClass::kSwapWait:
+      return "swap_wait";
     case FaultClass::kCount:
       break;
   }
@@ -302,6 +304,21 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
     Reclaimer* r = pool_->reclaimer();
     MmGate* gate = pool_->gate();
     const Pending pending = pending_;
+    if (pending.kind == Pending::kSwapIn && park_hook_ != nullptr &&
+        !(parked_ && parked_value_ == pending.value)) {
+      // Park: the read goes to the reclaimer's I/O threads and the caller
+      // runs something else until the hook says the page is in. A second
+      // fault on the same entry (the page was reclaimed again before we
+      // came back, or the read failed) waits in place below, so a guest
+      // always makes progress and a failing device stops it.
+      parked_ = true;
+      parked_value_ = pending.value;
+      parked_start_ns_ =
+          fault_start_ns_ != 0 ? fault_start_ns_ : MonotonicNanos();
+      r->StartSwapIn(pending.value, *park_hook_);
+      Fail(va, access, FaultReason::kSwapWait, FaultClass::kSwapWait, fault);
+      return nullptr;
+    }
     const int held = gate->ReleaseAll();
     bool progress = true;
     absl::Status io;
@@ -460,6 +477,13 @@ Pte AddressSpace::SwapFault(const Vma& vma, GuestAddr va, Access access,
   const Pte pte = Pte::Present(pfn, Pte::ProtBits(vma.prot));
   *ptep = pte;
   r->swap_cache()->Drop(value);
+  if (parked_ && parked_value_ == value) {
+    // The page a parked fault of ours asked for: a device read, timed from
+    // when the fault first parked.
+    parked_ = false;
+    fault_swapin_ = true;
+    fault_start_ns_ = parked_start_ns_;
+  }
   // A hit only if this fault did not just read the page in (the retry
   // after a device read maps it from the cache too).
   if (!fault_swapin_) {

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -287,6 +288,18 @@ class AddressSpace {
   // device's status), for the sandbox's stop message.
   const absl::Status& swap_error() const { return swap_error_; }
 
+  // Parking, for an executor that can run other guests while a page comes
+  // from the swap device (the worker service). While a hook is set, a fault
+  // that must read the device starts the read on the reclaimer's I/O
+  // threads (Reclaimer::StartSwapIn) and fails at once with
+  // FaultReason::kSwapWait; `*hook` runs on an I/O thread when the page is
+  // in the swap cache (or the read failed), after which the access is
+  // simply retried. Set it only around guest instruction execution, whose
+  // faults are precise (pc at the instruction, nothing written): syscall
+  // copies into guest memory are not restartable and must wait in place.
+  // nullptr (the default) = wait in place. `*hook` must outlive its use.
+  void SetParkHook(const std::function<void()>* hook) { park_hook_ = hook; }
+
  private:
   friend class Reclaimer;  // the rmap walk rewrites ptes, flushes the TLB
 
@@ -393,6 +406,12 @@ class AddressSpace {
   // started (0 = not timed) and whether it waited for the swap device.
   uint64_t fault_start_ns_ = 0;
   bool fault_swapin_ = false;
+  // Parking (SetParkHook): the hook, and the swap entry of the last fault
+  // that parked until its page is mapped (with when it first faulted).
+  const std::function<void()>* park_hook_ = nullptr;
+  bool parked_ = false;
+  uint64_t parked_value_ = 0;
+  uint64_t parked_start_ns_ = 0;
   uint32_t fault_sample_ = 0;  // counts faults for the 1-in-N sampling
 
   uint64_t tlb_hits_ = 0;

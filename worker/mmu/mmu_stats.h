@@ -25,6 +25,7 @@ enum class FaultClass : uint8_t {
   kSwapCacheHit,    // swap pte whose page was still in the swap cache
   kSwapIn,          // swap pte: the page was read from the swap device
   kSwapIoError,     // the swap device could not return the page
+  kSwapWait,        // the fault parked while the page is read (SetParkHook)
   kCount,
 };
 inline constexpr int kFaultClassCount = static_cast<int>(FaultClass::kCount);

@@ -32,6 +32,8 @@ const char* FaultReasonName(FaultReason reason) {
       return "node out of memory (free frames below min watermark)";
     case FaultReason::kSwapIo:
       return "the swap device failed (a page could not be swapped in or out)";
+    case FaultReason::kSwapWait:
+      return "waiting for a page from the swap device";
   }
   return "?";
 }

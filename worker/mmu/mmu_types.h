@@ -52,6 +52,10 @@ enum class FaultReason : uint8_t {
   kMemoryLimit,   // the address space is at its limit_pages (memcg OOM)
   kOutOfMemory,   // the frame pool is below its min watermark (node OOM)
   kSwapIo,        // the swap device failed: a page cannot come in or go out
+  // Not a failure: the page is being read from the swap device in the
+  // background (AddressSpace::SetParkHook); retry the access once the hook
+  // ran. Never delivered to a guest.
+  kSwapWait,
 };
 const char* FaultReasonName(FaultReason reason);
 

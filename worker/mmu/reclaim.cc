@@ -43,6 +43,7 @@ Reclaimer::Reclaimer(FramePool* pool, SwapDevice* device, Options options)
 }
 
 Reclaimer::~Reclaimer() {
+  StopSwapIns();
   {
     MutexLock l(&kswapd_mu_);
     kswapd_stop_ = true;
@@ -186,6 +187,58 @@ bool Reclaimer::DirectReclaim() {
 absl::Status Reclaimer::LastWriteError() const {
   MutexLock l(&error_mu_);
   return last_write_error_;
+}
+
+void Reclaimer::StartSwapIn(uint64_t value, std::function<void()> done) {
+  {
+    MutexLock l(&io_mu_);
+    if (!io_stop_) {
+      if (io_threads_.empty()) {
+        for (int i = 0; i < kIoThreads; ++i) {
+          io_threads_.emplace_back([this] { IoLoop(); });
+        }
+      }
+      io_queue_.push_back({value, std::move(done)});
+      async_swapins_.fetch_add(1, std::memory_order_relaxed);
+      io_cv_.Signal();
+      return;
+    }
+  }
+  // Stopped: read in place.
+  (void)SwapIn(value);
+  done();
+}
+
+void Reclaimer::IoLoop() {
+  for (;;) {
+    SwapInRequest req;
+    {
+      MutexLock l(&io_mu_);
+      while (io_queue_.empty() && !io_stop_) io_cv_.Wait(&io_mu_);
+      if (io_queue_.empty()) return;  // stopping, queue drained
+      req = std::move(io_queue_.front());
+      io_queue_.pop_front();
+    }
+    absl::Status s = SwapIn(req.value);
+    // Below min: make room as a faulting thread would, and try again (a
+    // bounded number of times; the retried fault copes with the rest).
+    for (int i = 0; i < 3 && absl::IsResourceExhausted(s); ++i) {
+      if (!DirectReclaim()) break;
+      s = SwapIn(req.value);
+    }
+    req.done();
+  }
+}
+
+void Reclaimer::StopSwapIns() {
+  std::vector<std::thread> threads;
+  {
+    MutexLock l(&io_mu_);
+    io_stop_ = true;
+    threads.swap(io_threads_);
+  }
+  io_cv_.SignalAll();
+  for (std::thread& t : threads) t.join();
 }
 
 absl::Status Reclaimer::SwapIn(uint64_t value) {
@@ -427,6 +480,7 @@ Reclaimer::Stats Reclaimer::GetStats() const {
   s.kswapd_rounds = kswapd_rounds_.load(std::memory_order_relaxed);
   s.direct_reclaims = direct_reclaims_.load(std::memory_order_relaxed);
   s.direct_reclaim_ns = direct_reclaim_ns_.load(std::memory_order_relaxed);
+  s.async_swapins = async_swapins_.load(std::memory_order_relaxed);
   s.swap_io_errors = swap_io_errors_.load(std::memory_order_relaxed);
   s.unevictable = unevictable_.load(std::memory_order_relaxed);
   {

@@ -40,13 +40,16 @@
 // exclusive (no guest runs, so no TLB entry is in use); device I/O runs
 // with the gate released. Lock order: MmGate, then SwapCache::mu_, then
 // lru_mu_ (FramePool::FreeFrame takes it through OnFree), then FramePool
-// locks; mm_mu_ is a leaf.
+// locks; mm_mu_ and io_mu_ are leaves (an I/O thread runs a read and its
+// done callback with no lock held).
 #ifndef MEMMGR_WORKER_MMU_RECLAIM_H_
 #define MEMMGR_WORKER_MMU_RECLAIM_H_
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -87,6 +90,7 @@ class Reclaimer {
     uint64_t direct_reclaims = 0;    // allocations that reclaimed first
     uint64_t direct_reclaim_ns = 0;  // time faults spent in direct reclaim
     uint64_t swap_io_errors = 0;     // device calls that failed
+    uint64_t async_swapins = 0;      // StartSwapIn reads (parked faults)
     uint64_t lru_pages[4] = {};      // anon inactive/active, file in/active
     uint64_t unevictable = 0;
     SwapCache::Stats swap_cache;
@@ -116,6 +120,18 @@ class Reclaimer {
   // Swap fault: reads the page of `value` (and readahead) into the cache.
   // Call with the gate released.
   absl::Status SwapIn(uint64_t value);
+  // The same in the background, for a fault that parked
+  // (AddressSpace::SetParkHook): one of the reclaimer's I/O threads reads
+  // the page (reclaiming directly first if the pool is below min), then
+  // calls `done` (also when the read failed: the retried fault then waits
+  // in place and reports the error). Reads of one entry are merged by the
+  // swap cache.
+  void StartSwapIn(uint64_t value, std::function<void()> done);
+  // Runs every queued background read and its callback, then stops the
+  // I/O threads; later StartSwapIn calls read in place. The owner of the
+  // callbacks' targets calls this before they go (also done by the
+  // destructor).
+  void StopSwapIns();
 
   // Reclaims until `free_target` frames are free or a round frees
   // nothing; takes the gate exclusive per round. Returns frames freed.
@@ -170,6 +186,21 @@ class Reclaimer {
   bool kswapd_wake_ ABSL_GUARDED_BY(kswapd_mu_) = false;
   bool kswapd_stop_ ABSL_GUARDED_BY(kswapd_mu_) = false;
   std::thread kswapd_;
+
+  // Background swap-ins (StartSwapIn): a FIFO served by kIoThreads threads
+  // started on first use.
+  static constexpr int kIoThreads = 2;
+  struct SwapInRequest {
+    uint64_t value = 0;
+    std::function<void()> done;
+  };
+  void IoLoop();
+  Mutex io_mu_;
+  CondVar io_cv_;
+  std::deque<SwapInRequest> io_queue_ ABSL_GUARDED_BY(io_mu_);
+  bool io_stop_ ABSL_GUARDED_BY(io_mu_) = false;
+  std::vector<std::thread> io_threads_ ABSL_GUARDED_BY(io_mu_);
+  std::atomic<uint64_t> async_swapins_{0};
 
   std::atomic<uint64_t> pgscan_{0}, pgsteal_anon_{0}, pgsteal_file_{0},
       pgactivate_{0}, pgdeactivate_{0}, pswpout_{0}, pswpin_{0},

@@ -57,7 +57,16 @@ struct OpenFile {
 // is frozen by AddressSpace::Fork() and the interpreter is never copied (a
 // fork gets its own, with an empty decode cache).
 struct ProcessState {
-  enum class State { kRunnable, kWaiting, kBlockedPipe, kSleeping, kZombie };
+  // kPageWait: a guest access parked on a page being read from the swap
+  // device (Sandbox::SetPageReadyCallback); the instruction re-executes.
+  enum class State {
+    kRunnable,
+    kWaiting,
+    kBlockedPipe,
+    kSleeping,
+    kZombie,
+    kPageWait
+  };
 
   int64_t pid = 0;
   int64_t ppid = 0;
@@ -92,6 +101,9 @@ struct Sandbox::Process : ProcessState {
   // unregisters from the address space when destroyed.
   std::unique_ptr<mmu::AddressSpace> as;
   std::unique_ptr<rv64::Interpreter> interp;
+  // kPageWait: the sandbox's page-arrival count when it parked; runnable
+  // again once the count moves.
+  uint64_t page_wait_seen = 0;
 };
 
 }  // namespace memmgr::sandbox

@@ -258,6 +258,13 @@ RunResult Sandbox::RunFor(uint64_t max_instructions) {
         if (absl::Now() < p.wake_at) continue;
         p.state = Process::State::kRunnable;
       }
+      if (p.state == Process::State::kPageWait) {
+        if (page_wait_->arrived.load(std::memory_order_acquire) ==
+            p.page_wait_seen) {
+          continue;
+        }
+        p.state = Process::State::kRunnable;  // re-executes the access
+      }
       if (p.state != Process::State::kRunnable) continue;
       ran = true;
       next_to_run_ = pid + 1;
@@ -275,12 +282,24 @@ RunResult Sandbox::RunFor(uint64_t max_instructions) {
     if (ran) continue;
     // Nobody ran. If someone sleeps, the caller may park the sandbox until
     // the first wake-up (never past the timeout, which the next RunFor
-    // then reports).
+    // then reports); if someone waits for a page, until it comes.
     absl::Time wake = absl::InfiniteFuture();
+    bool page_wait = false;
     for (const auto& [pid, q] : processes_) {
       if (q->state == Process::State::kSleeping) {
         wake = std::min(wake, q->wake_at);
       }
+      page_wait |= q->state == Process::State::kPageWait;
+    }
+    if (page_wait) {
+      // The ready callback ends the wait; the bound is a safety net.
+      wake = std::min(wake, absl::Now() + absl::Seconds(1));
+      if (options_.timeout > absl::ZeroDuration()) {
+        wake =
+            std::min(wake, start_ + options_.timeout + absl::Milliseconds(1));
+      }
+      return {RunState::kPageWait,
+              std::max(wake - absl::Now(), absl::ZeroDuration())};
     }
     if (wake != absl::InfiniteFuture()) {
       if (options_.timeout > absl::ZeroDuration()) {
@@ -305,7 +324,15 @@ RunResult Sandbox::RunFor(uint64_t max_instructions) {
 void Sandbox::RunSlice(Process& p, uint64_t budget) {
   const uint64_t before = p.cpu.instret;
   const absl::Time t0 = absl::Now();
+  // Only guest instructions may park (their faults are precise); the
+  // syscall below, if any, waits in place.
+  uint64_t arrived = 0;
+  if (page_wait_ != nullptr) {
+    arrived = page_wait_->arrived.load(std::memory_order_acquire);
+    p.as->SetParkHook(&park_hook_);
+  }
   const rv64::Stop stop = p.interp->Run(before + budget);
+  if (page_wait_ != nullptr) p.as->SetParkHook(nullptr);
   stats_.cpu_time += absl::Now() - t0;
   stats_.instructions += p.cpu.instret - before;
   stats_.peak_frames =
@@ -330,6 +357,15 @@ void Sandbox::RunSlice(Process& p, uint64_t budget) {
       break;
     case rv64::StopReason::kLimit:
       break;  // the slice ended; the limit is checked below
+    case rv64::StopReason::kFault:
+      if (stop.fault.reason == mmu::FaultReason::kSwapWait) {
+        // Parked (pc at the access): runnable again once a page came in
+        // after `arrived` was read, so an arrival cannot be missed.
+        p.state = Process::State::kPageWait;
+        p.page_wait_seen = arrived;
+        break;
+      }
+      [[fallthrough]];
     default: {
       ExitStatus st;
       st.kind = ExitKind::kSignaled;
@@ -391,8 +427,22 @@ ExitStatus Sandbox::Run() {
     const RunResult r = RunFor(kSliceInstructions);
     if (r.state == RunState::kFinished) break;
     if (r.state == RunState::kIdle) absl::SleepFor(r.wake_in);
+    if (r.state == RunState::kPageWait) {
+      // Only with a ready callback; its owner should run RunFor itself.
+      absl::SleepFor(std::min(r.wake_in, absl::Microseconds(100)));
+    }
   }
   return exit_status_;
+}
+
+void Sandbox::SetPageReadyCallback(std::function<void()> ready) {
+  if (pool_->reclaimer() == nullptr) return;
+  page_wait_ = std::make_shared<PageWait>();
+  page_wait_->ready = std::move(ready);
+  park_hook_ = [pw = page_wait_] {
+    pw->arrived.fetch_add(1, std::memory_order_acq_rel);
+    if (pw->ready) pw->ready();
+  };
 }
 
 void Sandbox::Exit(Process& p, ExitStatus status) {

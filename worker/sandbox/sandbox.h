@@ -29,7 +29,9 @@
 #define MEMMGR_WORKER_SANDBOX_SANDBOX_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +115,10 @@ enum class RunState {
   kSnapshotRequested,  // a guest asked for a snapshot (memmgr_snapshot()):
                        // TakeSnapshot() now captures that point
   kFinished,           // exit_status() is final
+  // Nothing can run until a page comes from the swap device (only with
+  // SetPageReadyCallback): the callback says when; `wake_in` bounds the
+  // wait (a sleeper's wake-up, or a 1 s fallback).
+  kPageWait,
 };
 
 struct RunResult {
@@ -196,6 +202,17 @@ class Sandbox {
   // snapshot.
   static absl::StatusOr<std::unique_ptr<Sandbox>> ForkFrom(
       std::shared_ptr<const Snapshot> snapshot, ForkOptions options);
+
+  // Parking (the worker service's executors): a guest instruction that
+  // faults on a page that must come from the swap device does not block
+  // the calling thread; the read runs on the reclaimer's I/O threads, the
+  // process waits (other processes of the sandbox run on), and RunFor
+  // returns kPageWait when nothing else can run. `ready` runs on an I/O
+  // thread whenever such a page has come in (call RunFor again). Syscalls
+  // still wait in place. Call before the first RunFor; no effect without a
+  // reclaimer on the pool. `ready` may run after the sandbox is gone (it
+  // must not reference the sandbox), until the reclaimer's StopSwapIns().
+  void SetPageReadyCallback(std::function<void()> ready);
 
   SandboxStats stats() const;
   // Pages charged to the sandbox's budget now, and its limit.
@@ -320,6 +337,14 @@ class Sandbox {
   std::vector<std::string> fork_args_;
   mmu::MmuStats retired_mmu_;
   uint64_t retired_decoded_ = 0;
+  // Parking (SetPageReadyCallback). Shared with the queued reads, which
+  // may outlive the sandbox: `arrived` counts pages come in.
+  struct PageWait {
+    std::atomic<uint64_t> arrived{0};
+    std::function<void()> ready;
+  };
+  std::shared_ptr<PageWait> page_wait_;
+  std::function<void()> park_hook_;  // the address spaces' park hook
 };
 
 }  // namespace memmgr::sandbox

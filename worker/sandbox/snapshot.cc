@@ -61,7 +61,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
     }
   }
   if (p.state != Process::State::kRunnable &&
-      p.state != Process::State::kSleeping) {
+      p.state != Process::State::kSleeping &&
+      p.state != Process::State::kPageWait) {
     // Blocked in wait4 or on a pipe: impossible without children or pipes.
     return absl::FailedPreconditionError(
         "snapshot: the process is blocked in a syscall");
@@ -77,6 +78,10 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Sandbox::TakeSnapshot() {
   snap->image_ = image_;
   snap->files_ = files_;
   snap->process_ = static_cast<const ProcessState&>(p);
+  // Parked on a page: the fork re-executes the access and faults it in.
+  if (p.state == Process::State::kPageWait) {
+    snap->process_.state = Process::State::kRunnable;
+  }
   // An LR reservation does not survive a trap into the host; a fork that
   // resumes with an SC must retry, as after any context switch.
   snap->process_.cpu.reservation = rv64::kNoReservation;

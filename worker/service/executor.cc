@@ -55,6 +55,9 @@ void SandboxManager::ExecutorLoop() {
       continue;
     }
     e->state = EntryState::kRunning;
+    // Arrivals so far are in the sandbox's own count; only one during this
+    // slice may stop it from parking.
+    e->page_arrived = false;
     sandbox::Sandbox* sb = e->sandbox.get();
     mu_.Unlock();
 
@@ -107,6 +110,20 @@ void SandboxManager::ExecutorLoop() {
           parked_.push_back(e);
           work_cv_.Signal();  // someone must watch the new wake-up time
           break;
+        case sandbox::RunState::kPageWait:
+          ++page_waits_total_;
+          if (e->page_arrived) {  // came in meanwhile: no need to park
+            e->page_arrived = false;
+            e->state = EntryState::kRunnable;
+            EnqueueLocked(e);
+            break;
+          }
+          e->state = EntryState::kParked;
+          e->waiting_page = true;
+          e->wake_at = absl::Now() + result.wake_in;
+          parked_.push_back(e);
+          work_cv_.Signal();
+          break;
         case sandbox::RunState::kFinished:
           StopLocked(e, StopStatusOf(*e, exit, stats), &graveyard);
           break;
@@ -131,8 +148,31 @@ void SandboxManager::WakeParkedLocked(absl::Time now) {
       continue;
     }
     e->state = EntryState::kRunnable;
+    e->waiting_page = false;
     EnqueueLocked(e);
     it = parked_.erase(it);
+  }
+}
+
+void SandboxManager::SetPageReadyCallback(const EntryPtr& e) {
+  if (swap_ == nullptr || !options_.park_on_swapin) return;
+  e->sandbox->SetPageReadyCallback(
+      [this, weak = std::weak_ptr<SandboxEntry>(e)] { PageArrived(weak); });
+}
+
+void SandboxManager::PageArrived(const std::weak_ptr<SandboxEntry>& weak) {
+  const EntryPtr e = weak.lock();
+  if (e == nullptr) return;
+  {
+    MutexLock lock(&mu_);
+    if (e->state != EntryState::kParked || !e->waiting_page) {
+      if (e->state != EntryState::kStopped) e->page_arrived = true;
+      return;
+    }
+    parked_.remove(e);
+    e->waiting_page = false;
+    e->state = EntryState::kRunnable;
+    EnqueueLocked(e);
   }
 }
 

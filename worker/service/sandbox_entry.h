@@ -30,7 +30,8 @@ enum class EntryState {
   kCreated,   // loaded, waiting for Start
   kRunnable,  // in the run queue (unless held)
   kRunning,   // an executor runs a slice of it
-  kParked,    // every process sleeps until wake_at (kIdle)
+  kParked,    // every process sleeps until wake_at (kIdle), or waits for
+              // a page from the swap device (waiting_page)
   kStopped,   // status is final; sandbox and io are gone
 };
 const char* EntryStateName(EntryState s);  // "created", ...
@@ -51,6 +52,12 @@ struct SandboxEntry {
   bool kill_requested = false;
   v1::StopStatus kill_status;
   absl::Time wake_at;  // kParked
+  // kParked on a page from the swap device (RunState::kPageWait): the
+  // page-ready callback queues it again before wake_at.
+  bool waiting_page = false;
+  // A page-ready callback came while the entry was not parked (it was
+  // running, or about to park): queue it at once instead of parking.
+  bool page_arrived = false;
 
   // Checked out with the entry (not guarded by mu_ while checked out).
   // io is declared first: the sandbox uses it until destroyed.

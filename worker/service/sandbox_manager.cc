@@ -107,6 +107,8 @@ absl::StatusOr<std::unique_ptr<SandboxManager>> SandboxManager::Create(
 SandboxManager::~SandboxManager() {
   Shutdown();
   for (std::thread& t : executors_) t.join();
+  // Page-ready callbacks call PageArrived: none may run once we are gone.
+  if (swap_ != nullptr) swap_->reclaimer()->StopSwapIns();
   // Every entry is stopped (Shutdown) and checked in (executors joined);
   // destroy the sandboxes before the pool.
   MutexLock lock(&mu_);
@@ -275,6 +277,7 @@ absl::StatusOr<v1::CreateSandboxResponse> SandboxManager::CreateSandbox(
   if (!sb.ok()) return sb.status();
   if (shutting_down_) return absl::UnavailableError("worker shutting down");
   e->sandbox = *std::move(sb);
+  SetPageReadyCallback(e);
   UpdateStatsLocked(*e, e->sandbox->stats());
   entries_[e->id] = e;
   ++live_;
@@ -566,6 +569,7 @@ absl::StatusOr<v1::ForkResponse> SandboxManager::Fork(
       break;
     }
     e.sandbox = *std::move(sb);
+    SetPageReadyCallback(forks[i]);
   }
   const absl::Duration latency = absl::Now() - start;
 
@@ -709,6 +713,8 @@ ManagerStats SandboxManager::GetStats() {
   s.cow_breaks_total = cow_breaks_total_;
   s.slices_total = slices_total_;
   s.executors = static_cast<uint32_t>(executors_.size());
+  for (const EntryPtr& p : parked_) s.parked_for_page += p->waiting_page;
+  s.page_waits_total = page_waits_total_;
   if (swap_ != nullptr) {
     s.swap_mode = swap_->mode();
     s.reclaim = swap_->reclaimer()->GetStats();

@@ -79,6 +79,11 @@ struct SandboxManagerOptions {
     c.worker_id_prefix = "serve";
     return c;
   }();
+  // With swap: a sandbox whose guest faults on a page that must come from
+  // the swap device is parked and the executor runs other sandboxes until
+  // the page is in (Sandbox::SetPageReadyCallback); false = the executor
+  // waits for the read.
+  bool park_on_swapin = true;
   // Called once per fork with its ForkFrom latency (the metrics histogram).
   std::function<void(absl::Duration)> fork_observer;
 };
@@ -96,6 +101,8 @@ struct ManagerStats {
   uint64_t cow_breaks_total = 0;
   uint64_t slices_total = 0;
   uint32_t executors = 0;
+  uint32_t parked_for_page = 0;   // sandboxes parked waiting for a page
+  uint64_t page_waits_total = 0;  // times a sandbox parked for a page
   // Reclaim and swap; all zero without swap (swap_mode "none").
   std::string swap_mode = "none";
   mmu::Reclaimer::Stats reclaim;
@@ -155,6 +162,11 @@ class SandboxManager {
   void ExecutorLoop();
   // Moves parked entries whose wake_at passed to the run queue.
   void WakeParkedLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives a new sandbox the page-ready callback (parking), if enabled.
+  void SetPageReadyCallback(const EntryPtr& e);
+  // The page-ready callback (on a swap I/O thread): queues `weak` again if
+  // it is parked for a page, else marks it so it does not park.
+  void PageArrived(const std::weak_ptr<SandboxEntry>& weak);
   // Records the stats of the slice that just ended.
   void UpdateStatsLocked(SandboxEntry& e, const sandbox::SandboxStats& stats)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -217,6 +229,7 @@ class SandboxManager {
   uint32_t reserved_ ABSL_GUARDED_BY(mu_) = 0;  // creates/forks in flight
   uint64_t forks_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t snapshots_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t page_waits_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t cow_breaks_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t slices_total_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -41,6 +41,19 @@ std::function<std::string(const std::string&)> String(std::string* out) {
   };
 }
 
+std::function<std::string(const std::string&)> Bool(bool* out) {
+  return [out](const std::string& v) {
+    if (v == "true" || v == "1") {
+      *out = true;
+    } else if (v == "false" || v == "0") {
+      *out = false;
+    } else {
+      return std::string("want true or false");
+    }
+    return std::string();
+  };
+}
+
 template <typename T>
 std::function<std::string(const std::string&)> Int(T* out, T min, T max) {
   return [out, min, max](const std::string& v) {
@@ -183,6 +196,11 @@ int ServeMain(int argc, char** argv) {
        "0..200: how much reclaim prefers anonymous pages (swap) over clean "
        "file pages (re-read from the ELF image), vm.swappiness (default 60)",
        Int<int>(&m.swap.swappiness, 0, 200)},
+      {"park_on_swapin", "BOOL",
+       "a sandbox whose guest needs a page from the swap device is parked "
+       "and its executor runs other sandboxes until the page is in; false: "
+       "the executor waits for the read (default true)",
+       Bool(&m.park_on_swapin)},
       {"worker_id", "ID",
        "the name this worker registers with memmgr-server under (default "
        "serve-<hostname>-<pid>)",

@@ -158,6 +158,18 @@ void AppendReclaim(const ManagerStats& s, std::vector<MetricFamily>* out) {
   out->push_back(Single("memmgr_worker_swap_writeback_pages",
                         "Pages being written to the swap device.", G,
                         r.swap_cache.writeback));
+  out->push_back(Single("memmgr_worker_sandboxes_parked_for_page",
+                        "Sandboxes parked until a page comes from the swap "
+                        "device (their executor runs others meanwhile).",
+                        G, s.parked_for_page));
+  out->push_back(Single("memmgr_worker_page_waits_total",
+                        "Times a sandbox parked waiting for a page from the "
+                        "swap device.",
+                        C, s.page_waits_total));
+  out->push_back(Single("memmgr_worker_async_swapins_total",
+                        "Background swap device reads started for parked "
+                        "faults (readahead included in swap_in_pages).",
+                        C, r.async_swapins));
   out->push_back(Single("memmgr_worker_swap_capacity_bytes",
                         "The swap area's size (what may be committed beyond "
                         "the pool; a server's is shared with other workers).",
