@@ -305,6 +305,7 @@ uint8_t* AddressSpace::Translate(GuestAddr va, Access access, Fault* fault) {
     MmGate* gate = pool_->gate();
     const Pending pending = pending_;
     if (pending.kind == Pending::kSwapIn && park_hook_ != nullptr &&
+        !r->swap_cache()->device()->synchronous_io() &&
         !(parked_ && parked_value_ == pending.value)) {
       // Park: the read goes to the reclaimer's I/O threads and the caller
       // runs something else until the hook says the page is in. A second

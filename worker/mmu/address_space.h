@@ -290,7 +290,9 @@ class AddressSpace {
 
   // Parking, for an executor that can run other guests while a page comes
   // from the swap device (the worker service). While a hook is set, a fault
-  // that must read the device starts the read on the reclaimer's I/O
+  // that must read a device without synchronous_io() (a remote one: reads
+  // from an in-process store are cheaper than parking) starts the read on
+  // the reclaimer's I/O
   // threads (Reclaimer::StartSwapIn) and fails at once with
   // FaultReason::kSwapWait; `*hook` runs on an I/O thread when the page is
   // in the swap cache (or the read failed), after which the access is

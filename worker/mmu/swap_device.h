@@ -60,6 +60,12 @@ class SwapDevice {
   // For logs and `--help`-level messages: "embedded RocksDB at /tmp/x" or
   // "memmgr-server at 127.0.0.1:7070 (lease ...)".
   virtual std::string Describe() const = 0;
+
+  // Reads are fast enough to wait for in the faulting thread (Linux's
+  // SWP_SYNCHRONOUS_IO, as for zram): parking a guest to run another while
+  // the page comes costs more than the read. An in-process store is; a
+  // device behind a network round trip is not.
+  virtual bool synchronous_io() const { return false; }
 };
 
 }  // namespace memmgr::mmu

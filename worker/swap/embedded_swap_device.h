@@ -47,6 +47,8 @@ class EmbeddedSwapDevice final : public mmu::SwapDevice {
   // Ends the lease (frees every slot), closes RocksDB, and removes the
   // directory if Open created it. REQUIRES: no call in progress.
   ~EmbeddedSwapDevice() override;
+  // RocksDB in this process: a read is tens of microseconds.
+  bool synchronous_io() const override { return true; }
 
   EmbeddedSwapDevice(const EmbeddedSwapDevice&) = delete;
   EmbeddedSwapDevice& operator=(const EmbeddedSwapDevice&) = delete;

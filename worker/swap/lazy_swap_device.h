@@ -24,11 +24,15 @@ class LazySwapDevice final : public mmu::SwapDevice {
  public:
   using Factory =
       std::function<absl::StatusOr<std::unique_ptr<mmu::SwapDevice>>()>;
+  // `synchronous_io`: what the device the factory makes will say.
   LazySwapDevice(std::string description, uint32_t max_batch_pages,
-                 Factory factory)
+                 bool synchronous_io, Factory factory)
       : description_(std::move(description)),
         max_batch_pages_(max_batch_pages),
+        synchronous_io_(synchronous_io),
         factory_(std::move(factory)) {}
+
+  bool synchronous_io() const override { return synchronous_io_; }
 
   uint32_t max_batch_pages() const override { return max_batch_pages_; }
   absl::StatusOr<std::vector<mmu::SwapSlot>> WritePages(
@@ -77,6 +81,7 @@ class LazySwapDevice final : public mmu::SwapDevice {
 
   const std::string description_;
   const uint32_t max_batch_pages_;
+  const bool synchronous_io_;
   const Factory factory_;
   mutable Mutex mu_;
   std::unique_ptr<mmu::SwapDevice> device_ ABSL_GUARDED_BY(mu_);

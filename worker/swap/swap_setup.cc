@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<SwapSetup>> SwapSetup::Create(
         config.dir.empty() ? std::string("temp dir") : config.dir, ")");
     s->device_ = std::make_unique<LazySwapDevice>(
         "embedded RocksDB swap", eopts.max_batch_pages,
+        /*synchronous_io=*/true,
         [eopts]() -> absl::StatusOr<std::unique_ptr<mmu::SwapDevice>> {
           auto d = EmbeddedSwapDevice::Open(eopts);
           if (!d.ok()) return d.status();

@@ -127,10 +127,11 @@ TEST_F(ReclaimTest, FaultLatencyIsRecordedBySource) {
   const uint64_t pages = 3 * pool_->total_frames();
   Map(mm.get(), pages);
   Fill(mm.get(), kBase, pages, 7);
-  // Every first write is a zero fault; about one in 16 is timed.
+  // Every first write is a zero fault; about one in 16 is timed (a fault
+  // retried after direct reclaim counts again towards the sampling).
   const uint64_t zero = lat.Read(FaultSource::kZero).count;
   EXPECT_GE(zero, pages / FaultLatency::kSampleEvery - 1);
-  EXPECT_LE(zero, pages / FaultLatency::kSampleEvery + 1);
+  EXPECT_LE(zero, pages / FaultLatency::kSampleEvery * 5 / 4);
   EXPECT_EQ(lat.Read(FaultSource::kSwapIn).count, 0u);
   Check(mm.get(), kBase, pages, 7);
   const Reclaimer::Stats s = reclaimer_->GetStats();
