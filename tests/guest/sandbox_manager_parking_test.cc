@@ -1,10 +1,17 @@
-// Parking in the worker service's core, in-process (so TSan sees every
-// thread): a SandboxManager with one executor and a pool far smaller than
-// its sandboxes' data swaps to a real memmgr-server (ServerRunner on
-// 127.0.0.1, RocksDB in a temp dir). Faults on swapped-out pages park their
-// sandbox while an I/O thread reads the page; the guests must still print
-// exactly what they print with enough memory, and killing, snapshotting and
-// forking sandboxes that keep parking must work and leak no slot.
+// Parking in the worker service's core, in-process: a SandboxManager with
+// one executor and a pool far smaller than its sandboxes' data swaps to a
+// real memmgr-server (ServerRunner on 127.0.0.1, RocksDB in a temp dir).
+// Faults on swapped-out pages park their sandbox while an I/O thread reads
+// the page; the guests must still print exactly what they print with enough
+// memory, and killing, snapshotting and forking sandboxes that keep parking
+// must work and leak no slot.
+//
+// Built twice: sandbox_manager_parking_test as above, and
+// sandbox_manager_parking_tsan_test (MEMMGR_PARKING_LOCAL_DEVICE, label
+// unit-tsan) where the device is the embedded store behind a wrapper that
+// reads like a remote one (not synchronous_io, 100 us per read), so the
+// TSan run checks the executor, I/O threads and reclaim without gRPC's
+// uninstrumented internals in the picture.
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -18,12 +25,44 @@
 #include "server/server_runner.h"
 #include "tests/testing/temp_dir.h"
 #include "worker/service/sandbox_manager.h"
+#include "worker/swap/embedded_swap_device.h"
 
 namespace memmgr::worker {
 namespace {
 
 const char kGuest[] = MEMMGR_GUEST_DIR "/overcommit";
 constexpr absl::Duration kPatience = absl::Minutes(5);
+
+// The embedded store, read as if over a network.
+class RemoteLikeDevice final : public mmu::SwapDevice {
+ public:
+  explicit RemoteLikeDevice(std::unique_ptr<EmbeddedSwapDevice> d)
+      : d_(std::move(d)) {}
+  uint32_t max_batch_pages() const override { return d_->max_batch_pages(); }
+  absl::StatusOr<std::vector<mmu::SwapSlot>> WritePages(
+      absl::Span<const absl::string_view> pages) override {
+    return d_->WritePages(pages);
+  }
+  absl::Status ReadPages(absl::Span<const mmu::SwapSlot> slots,
+                         absl::Span<uint8_t* const> dst) override {
+    absl::SleepFor(absl::Microseconds(100));
+    return d_->ReadPages(slots, dst);
+  }
+  absl::Status FreeSlots(absl::Span<const mmu::SwapSlot> slots) override {
+    return d_->FreeSlots(slots);
+  }
+  absl::Status DupSlots(absl::Span<const mmu::SwapSlot> slots) override {
+    return d_->DupSlots(slots);
+  }
+  std::string Describe() const override {
+    return "remote-like " + d_->Describe();
+  }
+  bool synchronous_io() const override { return false; }
+  uint64_t slots_used() const { return d_->stats().slots_used; }
+
+ private:
+  std::unique_ptr<EmbeddedSwapDevice> d_;
+};
 
 std::string ReadGuest() {
   std::ifstream in(kGuest, std::ios::binary);
@@ -36,6 +75,16 @@ std::string ReadGuest() {
 class ParkingTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    elf_ = ReadGuest();
+    ASSERT_FALSE(elf_.empty());
+#ifdef MEMMGR_PARKING_LOCAL_DEVICE
+    EmbeddedSwapDeviceOptions eo;
+    eo.dir = dir_.Sub("swap");
+    auto d = EmbeddedSwapDevice::Open(eo);
+    ASSERT_TRUE(d.ok()) << d.status();
+    device_ = std::make_shared<RemoteLikeDevice>(*std::move(d));
+    return;
+#endif
     ServerConfig sc;
     sc.listen = "127.0.0.1:0";
     sc.data_dir = dir_.Sub("server");
@@ -43,8 +92,6 @@ class ParkingTest : public ::testing::Test {
     auto s = ServerRunner::Start(sc);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
-    elf_ = ReadGuest();
-    ASSERT_FALSE(elf_.empty());
   }
   void TearDown() override {
     manager_.reset();
@@ -57,7 +104,11 @@ class ParkingTest : public ::testing::Test {
     o.memory_bytes = memory;
     o.executors = 1;
     o.swap.mode = swap;
-    if (swap == "server") {
+    if (swap == "server" && device_ != nullptr) {
+      o.swap.device = device_;
+      o.swap.device_bytes = EmbeddedSwapDeviceOptions().capacity_pages *
+                            mmu::kPageSize;
+    } else if (swap == "server") {
       o.swap.server = absl::StrCat("127.0.0.1:", server_->port());
     }
     o.swap.worker_id = "parking-test";
@@ -111,7 +162,8 @@ class ParkingTest : public ::testing::Test {
     const absl::Time until = absl::Now() + absl::Seconds(30);
     uint64_t used = 0;
     while (absl::Now() < until) {
-      used = server_->store()->GetStats().slots_used;
+      used = device_ != nullptr ? device_->slots_used()
+                                : server_->store()->GetStats().slots_used;
       if (used == 0) break;
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -120,6 +172,7 @@ class ParkingTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<ServerRunner> server_;
+  std::shared_ptr<RemoteLikeDevice> device_;  // instead of the server
   std::unique_ptr<SandboxManager> manager_;
   std::string elf_;
 };

@@ -497,6 +497,10 @@ void Sandbox::Retire(Process& p) {
 }
 
 SandboxStats Sandbox::stats() const {
+  // Reclaim (another thread's, with the gate exclusive) flushes our TLBs
+  // and so writes their counters: read them with the gate held shared.
+  mmu::MmGate::Shared gate(pool_->reclaimer() != nullptr ? pool_->gate()
+                                                         : nullptr);
   SandboxStats s = stats_;
   s.mmu = retired_mmu_;
   s.decoded_instructions = retired_decoded_;

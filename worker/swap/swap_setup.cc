@@ -13,6 +13,15 @@
 namespace memmgr::worker {
 
 absl::Status NormalizeSwapConfig(SwapConfig* c) {
+  if (c->device != nullptr) {
+    if (!c->server.empty() || !c->dir.empty()) {
+      return absl::InvalidArgumentError(
+          "a swap device of the embedder excludes --server and --swap_dir");
+    }
+    c->mode = "device";
+  } else if (c->mode == "device") {
+    return absl::InvalidArgumentError("--swap=device needs a device");
+  }
   if (!c->server.empty()) {
     if (c->mode != "embedded" && c->mode != "server") {
       return absl::InvalidArgumentError(
@@ -21,7 +30,8 @@ absl::Status NormalizeSwapConfig(SwapConfig* c) {
     }
     c->mode = "server";
   }
-  if (c->mode != "embedded" && c->mode != "server" && c->mode != "none") {
+  if (c->mode != "embedded" && c->mode != "server" && c->mode != "none" &&
+      c->mode != "device") {
     return absl::InvalidArgumentError(
         absl::StrCat("--swap=", c->mode, ": want embedded, none or server"));
   }
@@ -47,7 +57,11 @@ absl::StatusOr<std::unique_ptr<SwapSetup>> SwapSetup::Create(
     const SwapConfig& config, mmu::FramePool* pool) {
   std::unique_ptr<SwapSetup> s(new SwapSetup());
   s->mode_ = config.mode;
-  if (config.mode == "embedded") {
+  if (config.mode == "device" && config.device != nullptr) {
+    s->device_ = config.device;
+    s->description_ = config.device->Describe();
+    s->swap_bytes_ = config.device_bytes;
+  } else if (config.mode == "embedded") {
     EmbeddedSwapDeviceOptions eopts;
     eopts.dir = config.dir;
     s->swap_bytes_ = eopts.capacity_pages * mmu::kPageSize;

@@ -30,7 +30,7 @@
 namespace memmgr::worker {
 
 struct SwapConfig {
-  std::string mode = "embedded";  // embedded | server | none
+  std::string mode = "embedded";  // embedded | server | none | device
   std::string server;             // host:port; implies mode=server
   std::string dir;                // --swap_dir (embedded)
   absl::Duration retry_for = absl::Minutes(5);
@@ -40,6 +40,10 @@ struct SwapConfig {
   std::string worker_id;
   std::string worker_id_prefix = "worker";
   std::string worker_address;  // its Worker gRPC service, "" if none
+  // A device made by the embedder (a library user's own, or a test's):
+  // used as is; implies mode "device". Not reachable from flags.
+  std::shared_ptr<mmu::SwapDevice> device;
+  uint64_t device_bytes = 0;  // its capacity: SwapSetup::swap_bytes()
 };
 
 // Checks the flags' combination and ranges and resolves mode (a --server
@@ -72,7 +76,7 @@ class SwapSetup {
 
  private:
   SwapSetup() = default;
-  std::unique_ptr<mmu::SwapDevice> device_;
+  std::shared_ptr<mmu::SwapDevice> device_;
   std::unique_ptr<mmu::Reclaimer> reclaimer_;
   uint64_t swap_bytes_ = 0;
   std::string mode_;
