@@ -106,8 +106,8 @@ class ParkingTest : public ::testing::Test {
     o.swap.mode = swap;
     if (swap == "server" && device_ != nullptr) {
       o.swap.device = device_;
-      o.swap.device_bytes = EmbeddedSwapDeviceOptions().capacity_pages *
-                            mmu::kPageSize;
+      o.swap.device_bytes =
+          EmbeddedSwapDeviceOptions().capacity_pages * mmu::kPageSize;
     } else if (swap == "server") {
       o.swap.server = absl::StrCat("127.0.0.1:", server_->port());
     }
