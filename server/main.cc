@@ -11,6 +11,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "common/byte_size.h"
 #include "common/flags_help.h"
 #include "common/logging.h"
 #include "server/server_runner.h"
@@ -38,6 +39,20 @@ ABSL_FLAG(bool, sync, false,
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "a worker lease expires this long after its last heartbeat and its "
           "slots are freed (10ms..24h)");
+ABSL_FLAG(std::string, zswap_compressor, "lz4",
+          "how SwapOut encodes pages for RocksDB and the compressed pool: "
+          "lz4, zstd (level 1) or none (raw; same-filled pages are always "
+          "stored as one word)");
+ABSL_FLAG(memmgr::ByteSize, zswap_max_pool_bytes, memmgr::ByteSize{0},
+          "the compressed pool's limit (e.g. 512M); 0 = --zswap_max_pool_"
+          "percent of host memory");
+ABSL_FLAG(uint32_t, zswap_max_pool_percent, 20,
+          "the pool's limit as a percentage of host memory when "
+          "--zswap_max_pool_bytes is 0 (zswap's max_pool_percent); 0 = no "
+          "pool (SwapIn always reads RocksDB)");
+ABSL_FLAG(uint32_t, zswap_accept_threshold_percent, 90,
+          "once the pool is full, it accepts pages again when the shrinker "
+          "has brought it under this percentage of its limit (1..100)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM, how long in-flight RPCs may take before they are "
           "cancelled");
@@ -68,6 +83,11 @@ int main(int argc, char** argv) {
   config.max_batch_pages = absl::GetFlag(FLAGS_max_batch_pages);
   config.sync = absl::GetFlag(FLAGS_sync);
   config.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  config.zswap_compressor = absl::GetFlag(FLAGS_zswap_compressor);
+  config.zswap_max_pool_bytes = absl::GetFlag(FLAGS_zswap_max_pool_bytes).bytes;
+  config.zswap_max_pool_percent = absl::GetFlag(FLAGS_zswap_max_pool_percent);
+  config.zswap_accept_threshold_percent =
+      absl::GetFlag(FLAGS_zswap_accept_threshold_percent);
 
   absl::StatusOr<std::unique_ptr<memmgr::ServerRunner>> runner =
       memmgr::ServerRunner::Start(config);
@@ -75,10 +95,15 @@ int main(int argc, char** argv) {
     std::cerr << "memmgr-server: " << runner.status().message() << "\n";
     return 1;
   }
-  MEMMGR_LOG(INFO) << "memmgr-server serving gRPC on port " << (*runner)->port()
-                   << ", metrics on port " << (*runner)->metrics_port()
-                   << ", data in " << config.data_dir
-                   << (config.sync ? " (sync)" : "");
+  MEMMGR_LOG(INFO)
+      << "memmgr-server serving gRPC on port " << (*runner)->port()
+      << ", metrics on port " << (*runner)->metrics_port() << ", data in "
+      << config.data_dir << (config.sync ? " (sync)" : "") << ", pages encoded "
+      << config.zswap_compressor << ", compressed pool "
+      << ((*runner)->store()->zswap() != nullptr
+              ? memmgr::FormatByteSize(
+                    (*runner)->store()->zswap()->options().max_pool_bytes)
+              : std::string("off"));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <exception>
@@ -49,6 +50,35 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   opts.max_batch_pages = config.max_batch_pages;
   opts.sync = config.sync;
   opts.lease_ttl = config.lease_ttl;
+  absl::StatusOr<Compressor> compressor =
+      ParseCompressor(config.zswap_compressor);
+  if (!compressor.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--zswap_compressor: ", compressor.status().message()));
+  }
+  opts.compressor = *compressor;
+  if (config.zswap_max_pool_percent > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--zswap_max_pool_percent=", config.zswap_max_pool_percent,
+                     ": want 0..100"));
+  }
+  if (config.zswap_accept_threshold_percent < 1 ||
+      config.zswap_accept_threshold_percent > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--zswap_accept_threshold_percent=",
+                     config.zswap_accept_threshold_percent, ": want 1..100"));
+  }
+  opts.zswap_max_pool_bytes = config.zswap_max_pool_bytes;
+  if (opts.zswap_max_pool_bytes == 0 && config.zswap_max_pool_percent > 0) {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_size > 0) {
+      opts.zswap_max_pool_bytes = static_cast<uint64_t>(pages) *
+                                  static_cast<uint64_t>(page_size) / 100 *
+                                  config.zswap_max_pool_percent;
+    }
+  }
+  opts.zswap_accept_threshold_percent = config.zswap_accept_threshold_percent;
   absl::StatusOr<std::unique_ptr<SwapStore>> store =
       SwapStore::Open(opts, *std::move(storage));
   if (!store.ok()) return store.status();

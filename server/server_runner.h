@@ -35,6 +35,12 @@ struct ServerConfig {
   uint32_t max_batch_pages = 256;
   bool sync = false;
   absl::Duration lease_ttl = absl::Seconds(30);
+  // The compressed tier (server/zswap). The library default is off: raw
+  // records, no pool; memmgr-server's flags default to lz4 and 20%.
+  std::string zswap_compressor = "none";  // lz4 | zstd | none
+  uint64_t zswap_max_pool_bytes = 0;      // 0: use the percentage
+  uint32_t zswap_max_pool_percent = 0;    // of host memory; 0 = no pool
+  uint32_t zswap_accept_threshold_percent = 90;
 };
 
 class ServerRunner {

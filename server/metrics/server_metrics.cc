@@ -15,6 +15,24 @@ constexpr const char* kMethods[] = {
     "SwapIn",         "FreeSlots", "DupSlots",         "StreamSwapOut",
     "StreamSwapIn",   "GetStats",  "ListLeases"};
 
+prometheus::MetricFamily Labelled(
+    const std::string& name, const std::string& help,
+    prometheus::MetricType type, const std::string& label,
+    const std::vector<std::pair<std::string, double>>& values) {
+  prometheus::MetricFamily f{name, help, type, {}};
+  for (const auto& [label_value, value] : values) {
+    prometheus::ClientMetric m;
+    m.label = {{label, label_value}};
+    if (type == prometheus::MetricType::Counter) {
+      m.counter.value = value;
+    } else {
+      m.gauge.value = value;
+    }
+    f.metric.push_back(m);
+  }
+  return f;
+}
+
 prometheus::MetricFamily Single(const std::string& name,
                                 const std::string& help,
                                 prometheus::MetricType type, double value) {
@@ -35,7 +53,7 @@ class StoreCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     using prometheus::MetricType;
     const SwapStoreStats s = store_->GetStats();
-    return {
+    std::vector<prometheus::MetricFamily> families = {
         Single("memmgr_swap_slots_used", "Swap slots holding a page.",
                MetricType::Gauge, s.slots_used),
         Single("memmgr_swap_slots_capacity",
@@ -44,8 +62,26 @@ class StoreCollector final : public prometheus::Collectable {
         Single("memmgr_swap_out_pages_total",
                "Pages stored by SwapOut (acknowledged, durable).",
                MetricType::Counter, s.swap_out_pages),
-        Single("memmgr_swap_in_pages_total", "Pages returned by SwapIn.",
-               MetricType::Counter, s.swap_in_pages),
+        Labelled("memmgr_swap_in_pages_total",
+                 "Pages returned by SwapIn, by the tier that had them: the "
+                 "compressed pool (zswap) or RocksDB.",
+                 MetricType::Counter, "tier",
+                 {{"zswap", static_cast<double>(s.swap_in_zswap_pages)},
+                  {"rocksdb", static_cast<double>(s.swap_in_rocksdb_pages)}}),
+        Labelled("memmgr_swap_stored_pages_total",
+                 "Pages SwapOut stored, by how they were encoded (raw, lz4, "
+                 "zstd, same-filled). Only counted with --zswap_compressor or "
+                 "a pool.",
+                 MetricType::Counter, "codec",
+                 {{"raw", static_cast<double>(s.stored_by_codec[0])},
+                  {"lz4", static_cast<double>(s.stored_by_codec[1])},
+                  {"zstd", static_cast<double>(s.stored_by_codec[2])},
+                  {"same", static_cast<double>(s.stored_by_codec[3])}}),
+        Single("memmgr_swap_stored_payload_bytes_total",
+               "Encoded bytes of those pages (4096 x pages / this = the "
+               "compression ratio).",
+               MetricType::Counter,
+               static_cast<double>(s.stored_payload_bytes)),
         Single("memmgr_swap_free_pages_total",
                "Slots freed (FreeSlots to count 0, or lease end).",
                MetricType::Counter, s.freed_pages),
@@ -67,6 +103,47 @@ class StoreCollector final : public prometheus::Collectable {
                "Bytes in RocksDB memtables (not yet flushed to SST).",
                MetricType::Gauge, s.storage.memtable_bytes),
     };
+    if (s.zswap_enabled) {
+      const ZswapPool::Stats& z = s.zswap;
+      const auto add = [&](const char* name, const char* help, MetricType type,
+                           double v) {
+        families.push_back(Single(name, help, type, v));
+      };
+      add("memmgr_zswap_pool_bytes",
+          "Bytes the compressed pool holds (payloads + per-entry overhead).",
+          MetricType::Gauge, static_cast<double>(z.pool_bytes));
+      add("memmgr_zswap_pool_limit_bytes",
+          "The pool's limit (--zswap_max_pool_bytes / _percent).",
+          MetricType::Gauge,
+          static_cast<double>(store_->zswap()->options().max_pool_bytes));
+      add("memmgr_zswap_stored_pages", "Pages in the pool.", MetricType::Gauge,
+          static_cast<double>(z.stored_pages));
+      add("memmgr_zswap_stored_uncompressed_bytes",
+          "The pool's pages decoded (stored_pages x 4096).", MetricType::Gauge,
+          static_cast<double>(z.stored_uncompressed_bytes));
+      add("memmgr_zswap_same_filled_pages",
+          "Pool pages stored as one repeated word (zero pages included).",
+          MetricType::Gauge, static_cast<double>(z.same_filled_pages));
+      add("memmgr_zswap_reject_compress_poor_total",
+          "Pages not pooled because they compress poorly (stored raw in "
+          "RocksDB).",
+          MetricType::Counter, static_cast<double>(z.reject_compress_poor));
+      add("memmgr_zswap_reject_pool_full_total",
+          "Pages not pooled because the pool was full (until it shrank "
+          "below --zswap_accept_threshold_percent).",
+          MetricType::Counter, static_cast<double>(z.reject_pool_full));
+      add("memmgr_zswap_pool_limit_hit_total",
+          "Times the pool reached its limit.", MetricType::Counter,
+          static_cast<double>(z.pool_limit_hits));
+      add("memmgr_zswap_written_back_pages_total",
+          "Least recently used pages dropped from the pool by the shrinker "
+          "(their bytes are in RocksDB since SwapOut).",
+          MetricType::Counter, static_cast<double>(z.written_back));
+      add("memmgr_zswap_crc_errors_total",
+          "Pool pages that failed their check (served from RocksDB instead).",
+          MetricType::Counter, static_cast<double>(z.crc_errors));
+    }
+    return families;
   }
 
  private:

@@ -198,6 +198,17 @@ std::string EncodePageRecordHeader(absl::string_view page,
   return h;
 }
 
+std::string EncodePageRecordHeader(const EncodedPage& page,
+                                   uint64_t generation) {
+  std::string h(kPageRecordHeaderSize, '\0');
+  char* p = h.data();
+  p[0] = static_cast<char>(page.codec);
+  PutLE32(p + 4, page.crc);
+  PutLE64(p + 8, generation);
+  PutLE32(p + 16, static_cast<uint32_t>(page.payload.size()));
+  return h;
+}
+
 void EncodePageRecord(absl::string_view page, uint64_t generation,
                       std::string* out) {
   out->append(EncodePageRecordHeader(page, generation));
@@ -219,21 +230,17 @@ absl::Status DecodePageRecord(absl::string_view record,
         absl::StrCat("slot was reused: stored generation ", generation,
                      ", entry has ", expected_generation));
   }
-  if (static_cast<uint8_t>(p[0]) != static_cast<uint8_t>(PageCodec::kRaw)) {
-    return absl::DataLossError(
-        absl::StrCat("unknown page codec ", static_cast<int>(p[0])));
-  }
-  if (length != kPageSize || record.size() != kPageRecordHeaderSize + length) {
+  if (record.size() != kPageRecordHeaderSize + length) {
     return absl::DataLossError(absl::StrCat("page record length ", length,
                                             " in a ", record.size(),
                                             "-byte record"));
   }
-  absl::string_view payload = record.substr(kPageRecordHeaderSize);
-  if (Crc32c(payload) != crc) {
-    return absl::DataLossError("page failed its crc32c check");
-  }
-  page->assign(payload.data(), payload.size());
-  return absl::OkStatus();
+  page->resize(kPageSize);
+  absl::Status s =
+      DecodePage(static_cast<PageCodec>(static_cast<uint8_t>(p[0])),
+                 record.substr(kPageRecordHeaderSize), crc, page->data());
+  if (!s.ok()) page->clear();
+  return s;
 }
 
 }  // namespace memmgr

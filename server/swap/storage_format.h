@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/swap/page_codec.h"
 
 namespace memmgr {
 
@@ -103,21 +104,22 @@ std::string EncodeRunMeta(const RunMeta& run);
 // ranges that overflow.
 absl::StatusOr<RunMeta> DecodeRunMeta(absl::string_view value);
 
-// How a page's bytes are stored. Only kRaw is written so far (formats 1 and
-// 2); the compressed tier adds codecs without changing the layout.
-enum class PageCodec : uint8_t {
-  kRaw = 0,
-};
-
 // PageRecord layout (20-byte header, then the payload):
 //   u8 codec | u8 reserved | u16 reserved | u32 crc32c(page) | u64 generation
 //   | u32 payload length | payload
-// The crc covers the decoded 4096-byte page, so it checks storage and codec
-// end to end.
+// The codec (page_codec.h: raw, lz4, zstd, same-filled) says how the payload
+// decodes to the page; formats 1 and 2 before the compressed tier wrote only
+// raw records, which decode unchanged. The crc covers the decoded 4096-byte
+// page, so it checks storage and codec end to end.
 inline constexpr size_t kPageRecordHeaderSize = 20;
 
-// The 20-byte header of the record for `page`; the record is header + page.
+// The 20-byte header of the raw record for `page`; the record is header +
+// page.
 std::string EncodePageRecordHeader(absl::string_view page, uint64_t generation);
+// The header of the record for an encoded page; the record is header +
+// page.payload.
+std::string EncodePageRecordHeader(const EncodedPage& page,
+                                   uint64_t generation);
 // Appends the whole record for `page` (kPageSize bytes) to *out.
 void EncodePageRecord(absl::string_view page, uint64_t generation,
                       std::string* out);

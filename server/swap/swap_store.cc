@@ -74,8 +74,22 @@ absl::StatusOr<std::unique_ptr<SwapStore>> SwapStore::Open(
     return absl::InvalidArgumentError("lease TTL must be 10ms..24h");
   }
   if (options.clock == nullptr) options.clock = Clock::Real();
+  if (options.max_compressed_bytes < 64 ||
+      options.max_compressed_bytes > kPageSize) {
+    return absl::InvalidArgumentError("max_compressed_bytes must be 64..4096");
+  }
+  std::unique_ptr<ZswapPool> zswap;
+  if (options.zswap_max_pool_bytes != 0) {
+    ZswapPoolOptions zo;
+    zo.max_pool_bytes = options.zswap_max_pool_bytes;
+    zo.accept_threshold_percent = options.zswap_accept_threshold_percent;
+    absl::StatusOr<std::unique_ptr<ZswapPool>> pool = ZswapPool::Create(zo);
+    if (!pool.ok()) return pool.status();
+    zswap = *std::move(pool);
+  }
   std::unique_ptr<SwapStore> store(
       new SwapStore(std::move(options), std::move(storage)));
+  store->zswap_ = std::move(zswap);
   MEMMGR_RETURN_IF_ERROR(store->Rebuild());
   return store;
 }
@@ -457,7 +471,10 @@ uint64_t SwapStore::EndLeaseLocked(uint32_t number) {
 }
 
 void SwapStore::ReleaseSlotsLocked(const std::vector<uint64_t>& slots) {
-  for (uint64_t s : slots) swap_map_.Release(s);
+  for (uint64_t s : slots) {
+    swap_map_.Release(s);
+    if (zswap_ != nullptr) zswap_->Erase(s);
+  }
 }
 
 absl::Status SwapStore::WriteMetaHandOffLocked(const StorageBatch& batch) {
@@ -562,13 +579,32 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
   // All page records first, then the run records (usually one): each run of
   // keys ascends, so RocksDB's memtable skiplist insert reuses its splice
   // instead of searching from the top for every key (docs/PERFORMANCE.md).
-  // Pages are borrowed from the caller, not copied, until the write returns.
+  // Raw pages are borrowed from the caller, not copied, until the write
+  // returns. With the compressed tier each page is encoded once (same-filled,
+  // compressed or raw): RocksDB gets the encoding, then the pool.
+  const bool encode =
+      options_.compressor != Compressor::kNone || zswap_ != nullptr;
+  std::vector<EncodedPage> encoded;
+  if (encode) {
+    EncodeOptions eo;
+    eo.compressor = options_.compressor;
+    eo.max_compressed_bytes = options_.max_compressed_bytes;
+    encoded.reserve(n);
+    for (size_t i = 0; i < n; ++i) encoded.push_back(EncodePage(pages[i], eo));
+  }
   StorageBatch batch;
   batch.Reserve(n + runs.size());
   for (size_t i = 0; i < n; ++i) {
-    batch.PutWithBorrowedTail(
-        NumberKey(kPageDataPrefix, slots[i]),
-        EncodePageRecordHeader(pages[i], first_generation + i), pages[i]);
+    if (encode) {
+      batch.PutWithBorrowedTail(
+          NumberKey(kPageDataPrefix, slots[i]),
+          EncodePageRecordHeader(encoded[i], first_generation + i),
+          encoded[i].payload);
+    } else {
+      batch.PutWithBorrowedTail(
+          NumberKey(kPageDataPrefix, slots[i]),
+          EncodePageRecordHeader(pages[i], first_generation + i), pages[i]);
+    }
   }
   for (const auto& [begin, length] : runs) {
     RunMeta run;
@@ -589,6 +625,22 @@ absl::StatusOr<std::vector<SwapEntry>> SwapStore::SwapOut(
       entries[i] = SwapEntry{slots[i], first_generation + i};
     }
     swap_out_pages_.fetch_add(n, std::memory_order_relaxed);
+    if (encode) {
+      uint64_t bytes = 0;
+      for (const EncodedPage& e : encoded) {
+        stored_by_codec_[static_cast<int>(e.codec) & 3].fetch_add(
+            1, std::memory_order_relaxed);
+        bytes += e.payload.size();
+      }
+      stored_payload_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    }
+    if (zswap_ != nullptr) {
+      // Durable and live: the pool may serve them from now on. (Under mu_:
+      // a concurrent free of these slots must find them in the pool.)
+      for (size_t i = 0; i < n; ++i) {
+        zswap_->Store(slots[i], first_generation + i, std::move(encoded[i]));
+      }
+    }
     return entries;
   }
   if (lease != nullptr) lease->slots -= n;
@@ -632,24 +684,55 @@ absl::Status SwapStore::SwapIn(absl::string_view lease_id,
       keys.push_back(NumberKey(kPageDataPrefix, entries[i].slot));
     }
   }
-  absl::StatusOr<std::vector<std::optional<std::string>>> values =
-      storage_->MultiGet(keys);
-  if (!values.ok()) return values.status();
   pages->resize(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    // The record's own generation guards against a concurrent free + reuse
-    // of the slot between the check above and the read.
-    absl::Status s = (*values)[i].has_value()
-                         ? DecodePageRecord(*(*values)[i],
-                                            entries[i].generation, &(*pages)[i])
-                         : absl::NotFoundError("slot was freed");
-    if (!s.ok()) {
+  // The pool first (the generation guards against a concurrent free and
+  // reuse of the slot, as the record's does below); the rest from RocksDB.
+  std::vector<size_t> from_storage;
+  if (zswap_ != nullptr) {
+    std::vector<std::string> misses;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      (*pages)[i].resize(kPageSize);
+      absl::StatusOr<bool> hit = zswap_->Load(
+          entries[i].slot, entries[i].generation, (*pages)[i].data());
+      if (hit.ok() && *hit) continue;
+      if (!hit.ok()) {
+        // The pool's copy is bad; RocksDB has its own (checked too).
+        MEMMGR_LOG(WARNING) << "slot " << entries[i].slot << ": "
+                            << hit.status() << "; reading RocksDB";
+      }
+      from_storage.push_back(i);
+      misses.push_back(std::move(keys[i]));
+    }
+    keys = std::move(misses);
+  } else {
+    for (size_t i = 0; i < entries.size(); ++i) from_storage.push_back(i);
+  }
+  if (!from_storage.empty()) {
+    absl::StatusOr<std::vector<std::optional<std::string>>> values =
+        storage_->MultiGet(keys);
+    if (!values.ok()) {
       pages->clear();
-      return Annotate(
-          s, absl::StrCat("entry ", i, " (slot ", entries[i].slot, "): "));
+      return values.status();
+    }
+    for (size_t k = 0; k < from_storage.size(); ++k) {
+      const size_t i = from_storage[k];
+      // The record's own generation guards against a concurrent free +
+      // reuse of the slot between the check above and the read.
+      absl::Status s =
+          (*values)[k].has_value()
+              ? DecodePageRecord(*(*values)[k], entries[i].generation,
+                                 &(*pages)[i])
+              : absl::NotFoundError("slot was freed");
+      if (!s.ok()) {
+        pages->clear();
+        return Annotate(
+            s, absl::StrCat("entry ", i, " (slot ", entries[i].slot, "): "));
+      }
     }
   }
   swap_in_pages_.fetch_add(entries.size(), std::memory_order_relaxed);
+  swap_in_zswap_pages_.fetch_add(entries.size() - from_storage.size(),
+                                 std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -781,6 +864,19 @@ SwapStoreStats SwapStore::GetStats() const {
   stats.leases_expired = leases_expired_.load(std::memory_order_relaxed);
   stats.meta_fenced = meta_fenced_.load(std::memory_order_relaxed);
   stats.storage = storage_->GetStats();
+  stats.swap_in_zswap_pages =
+      swap_in_zswap_pages_.load(std::memory_order_relaxed);
+  stats.swap_in_rocksdb_pages = stats.swap_in_pages - stats.swap_in_zswap_pages;
+  for (int i = 0; i < 4; ++i) {
+    stats.stored_by_codec[i] =
+        stored_by_codec_[i].load(std::memory_order_relaxed);
+  }
+  stats.stored_payload_bytes =
+      stored_payload_bytes_.load(std::memory_order_relaxed);
+  if (zswap_ != nullptr) {
+    stats.zswap_enabled = true;
+    stats.zswap = zswap_->GetStats();
+  }
   return stats;
 }
 

@@ -54,6 +54,7 @@
 #include "server/swap/storage_format.h"
 #include "server/swap/swap_entry.h"
 #include "server/swap/swap_map.h"
+#include "server/zswap/zswap_pool.h"
 
 namespace memmgr {
 
@@ -68,6 +69,14 @@ struct SwapStoreOptions {
   // At most this many live leases (RESOURCE_EXHAUSTED past it).
   uint32_t max_leases = 4096;
   Clock* clock = Clock::Real();
+  // The compressed tier (server/zswap/zswap_pool.h). `compressor`: how
+  // SwapOut encodes pages for RocksDB and the pool (same-filled pages are
+  // always one word; kNone stores the rest raw, as before the tier).
+  // zswap_max_pool_bytes 0: no pool (SwapIn reads RocksDB).
+  Compressor compressor = Compressor::kNone;
+  uint32_t max_compressed_bytes = 3072;  // larger: stored raw (poor)
+  uint64_t zswap_max_pool_bytes = 0;
+  uint32_t zswap_accept_threshold_percent = 90;
   // Test seam: called with the store's lock held just before a FreeSlots or
   // DupSlots waits its turn to write, i.e. after it computed its records.
   std::function<void()> before_meta_write_for_test;
@@ -84,6 +93,14 @@ struct SwapStoreStats {
   // A FreeSlots/DupSlots write failed: those are refused until a restart.
   bool meta_fenced = false;
   StorageStats storage;
+  // The compressed tier: pages SwapIn served from the pool and from
+  // RocksDB; pages SwapOut encoded by codec; the pool's own stats.
+  bool zswap_enabled = false;
+  uint64_t swap_in_zswap_pages = 0;
+  uint64_t swap_in_rocksdb_pages = 0;
+  uint64_t stored_by_codec[4] = {};   // indexed by PageCodec
+  uint64_t stored_payload_bytes = 0;  // encoded bytes SwapOut wrote
+  ZswapPool::Stats zswap;
 };
 
 struct LeaseGrant {
@@ -135,6 +152,8 @@ class SwapStore {
   SwapStoreStats GetStats() const;
   std::vector<v1::LeaseInfo> ListLeases() const;
   const SwapStoreOptions& options() const { return options_; }
+  // The compressed tier's pool, or null (zswap_max_pool_bytes 0).
+  ZswapPool* zswap() const { return zswap_.get(); }
 
  private:
   SwapStore(SwapStoreOptions options, std::unique_ptr<SlotStorage> storage);
@@ -176,6 +195,7 @@ class SwapStore {
 
   const SwapStoreOptions options_;
   const std::unique_ptr<SlotStorage> storage_;
+  std::unique_ptr<ZswapPool> zswap_;  // set once in Open
 
   mutable Mutex mu_;
   SwapMap swap_map_ ABSL_GUARDED_BY(mu_);
@@ -191,6 +211,9 @@ class SwapStore {
 
   std::atomic<uint64_t> swap_out_pages_{0};
   std::atomic<uint64_t> swap_in_pages_{0};
+  std::atomic<uint64_t> swap_in_zswap_pages_{0};
+  std::atomic<uint64_t> stored_by_codec_[4] = {};
+  std::atomic<uint64_t> stored_payload_bytes_{0};
   std::atomic<uint64_t> freed_pages_{0};
   std::atomic<uint64_t> leases_expired_{0};
 

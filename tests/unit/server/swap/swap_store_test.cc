@@ -1,5 +1,6 @@
 #include "server/swap/swap_store.h"
 
+#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
@@ -36,13 +37,17 @@ v1::RegisterWorkerRequest Spec(const std::string& name) {
 
 class SwapStoreTest : public ::testing::Test {
  protected:
-  void Open(uint64_t capacity = 4096, uint32_t max_batch = 256) {
+  void Open(uint64_t capacity = 4096, uint32_t max_batch = 256,
+            Compressor compressor = Compressor::kNone,
+            uint64_t zswap_pool_bytes = 0) {
     store_.reset();
     auto storage = RocksDbSlotStorage::Open(dir_.Sub("db"));
     ASSERT_TRUE(storage.ok()) << storage.status();
     SwapStoreOptions o;
     o.capacity_pages = capacity;
     o.max_batch_pages = max_batch;
+    o.compressor = compressor;
+    o.zswap_max_pool_bytes = zswap_pool_bytes;
     o.lease_ttl = absl::Seconds(10);
     o.clock = &clock_;
     o.before_meta_write_for_test = before_meta_write_;
@@ -132,6 +137,108 @@ TEST_F(SwapStoreTest, ThousandsOfRandomPagesRoundTripByteIdentical) {
     for (int i = 0; i < 200; ++i) ASSERT_EQ(back[i], Page(b * 1000 + i));
   }
   EXPECT_EQ(store_->GetStats().swap_in_pages, 4000u);
+}
+
+// A mix like process memory: zero and same-filled pages, compressible ones
+// (small integers, text-like) and incompressible ones.
+std::string MixedPage(uint64_t i) {
+  switch (i % 4) {
+    case 0:
+      return std::string(kPageSize, '\0');
+    case 1: {
+      std::string p(kPageSize, '\0');
+      for (size_t k = 0; k < kPageSize; k += 8) p[k] = static_cast<char>(i);
+      return p;  // one 8-byte word repeated
+    }
+    case 2: {
+      std::string p(kPageSize, '\0');
+      for (size_t k = 0; k < kPageSize; k += 16) {
+        const uint64_t v = (i * 31 + k) % 977;
+        std::memcpy(&p[k], &v, 8);
+      }
+      return p;
+    }
+    default:
+      return Page(i);
+  }
+}
+
+TEST_F(SwapStoreTest, CompressedTierServesFromThePoolAndSurvivesRestart) {
+  // A pool far smaller than the data: some SwapIns hit it, others read
+  // RocksDB's (compressed) records.
+  Open(/*capacity=*/4096, 256, Compressor::kLz4, /*zswap_pool_bytes=*/64 << 10);
+  const std::string lease = Register();
+  std::vector<std::string> pages;
+  for (uint64_t i = 0; i < 600; ++i) pages.push_back(MixedPage(i));
+  std::vector<SwapEntry> all;
+  for (size_t b = 0; b < pages.size(); b += 200) {
+    auto e = Out(lease, std::vector<std::string>(pages.begin() + b,
+                                                 pages.begin() + b + 200));
+    all.insert(all.end(), e.begin(), e.end());
+  }
+  ASSERT_EQ(all.size(), pages.size());
+  std::vector<std::string> back;
+  for (size_t b = 0; b < all.size(); b += 200) {
+    ASSERT_TRUE(
+        store_->SwapIn(lease, absl::MakeSpan(all).subspan(b, 200), &back).ok());
+    for (size_t i = 0; i < 200; ++i) ASSERT_EQ(back[i], pages[b + i]) << b + i;
+  }
+  SwapStoreStats s = store_->GetStats();
+  EXPECT_TRUE(s.zswap_enabled);
+  EXPECT_GT(s.swap_in_zswap_pages, 0u);
+  EXPECT_GT(s.swap_in_rocksdb_pages, 0u);
+  EXPECT_EQ(s.swap_in_zswap_pages + s.swap_in_rocksdb_pages, 600u);
+  EXPECT_EQ(s.stored_by_codec[static_cast<int>(PageCodec::kSameFilled)], 300u);
+  EXPECT_EQ(s.stored_by_codec[static_cast<int>(PageCodec::kLz4)], 150u);
+  EXPECT_EQ(s.stored_by_codec[static_cast<int>(PageCodec::kRaw)], 150u);
+  EXPECT_EQ(s.zswap.reject_compress_poor, 150u);
+  EXPECT_LE(s.zswap.pool_bytes, uint64_t{64} << 10);
+  // Far fewer bytes than pages went to RocksDB.
+  EXPECT_LT(s.stored_payload_bytes, 600 * kPageSize / 3);
+
+  // Restart: the pool starts empty; every page comes from RocksDB intact.
+  Open(/*capacity=*/4096, 256, Compressor::kLz4, 64 << 10);
+  ASSERT_TRUE(
+      store_->SwapIn(lease, absl::MakeSpan(all).subspan(0, 200), &back).ok());
+  for (size_t i = 0; i < 200; ++i) ASSERT_EQ(back[i], pages[i]) << i;
+  s = store_->GetStats();
+  EXPECT_EQ(s.swap_in_rocksdb_pages, 200u);
+  EXPECT_EQ(s.zswap.stored_pages, 0u);
+
+  // A reader that compresses with zstd reads lz4 records too (the codec is
+  // per record), and frees empty the pool.
+  Open(/*capacity=*/4096, 256, Compressor::kZstd, 1 << 20);
+  auto z = Out(lease, {MixedPage(2), MixedPage(6)});
+  ASSERT_TRUE(store_->SwapIn(lease, z, &back).ok());
+  EXPECT_EQ(back[1], MixedPage(6));
+  EXPECT_EQ(
+      store_->GetStats().stored_by_codec[static_cast<int>(PageCodec::kZstd)],
+      2u);
+  EXPECT_EQ(store_->GetStats().zswap.stored_pages, 2u);
+  ASSERT_TRUE(store_->FreeSlots(lease, z).ok());
+  EXPECT_EQ(store_->GetStats().zswap.stored_pages, 0u);
+}
+
+TEST_F(SwapStoreTest,
+       RottenCompressedBytesAreDataLossAndABadPoolCopyFallsBack) {
+  Open(4096, 256, Compressor::kLz4, /*zswap_pool_bytes=*/0);
+  const std::string lease = Register();
+  auto e = Out(lease, {MixedPage(2)});
+  faults_->SetCorruptReads(true);
+  std::vector<std::string> back;
+  EXPECT_EQ(store_->SwapIn(lease, e, &back).code(),
+            absl::StatusCode::kDataLoss);
+  faults_->SetCorruptReads(false);
+
+  // With a pool: its damaged copy is dropped and RocksDB's is returned.
+  Open(4096, 256, Compressor::kLz4, 1 << 20);
+  auto f = Out(lease, {MixedPage(6)});
+  ASSERT_TRUE(store_->zswap()->CorruptForTest(f[0].slot));
+  ASSERT_TRUE(store_->SwapIn(lease, f, &back).ok());
+  EXPECT_EQ(back[0], MixedPage(6));
+  const SwapStoreStats s = store_->GetStats();
+  EXPECT_EQ(s.zswap.crc_errors, 1u);
+  EXPECT_EQ(s.swap_in_rocksdb_pages, 1u);
 }
 
 TEST_F(SwapStoreTest, RestartRebuildsSwapMapLeasesAndNeverReissuesAGeneration) {
