@@ -86,23 +86,34 @@ EncodedPage EncodePage(absl::string_view page, const EncodeOptions& options) {
     return e;
   }
   const size_t limit = options.max_compressed_bytes;
+  // Compress into a per-thread scratch buffer and copy out exactly the
+  // result: a payload string sized to the bound and then shrunk would keep
+  // its ~4 KiB capacity, and the pool would hold (and count) far less than
+  // it really uses.
+  thread_local std::string scratch;
   if (options.compressor == Compressor::kLz4) {
-    e.payload.resize(static_cast<size_t>(LZ4_compressBound(kPage)));
-    const int n = LZ4_compress_default(page.data(), e.payload.data(),
+    scratch.resize(static_cast<size_t>(LZ4_compressBound(kPage)));
+    const int n = LZ4_compress_default(page.data(), scratch.data(),
                                        static_cast<int>(kPage),
-                                       static_cast<int>(e.payload.size()));
+                                       static_cast<int>(scratch.size()));
     if (n > 0 && static_cast<size_t>(n) <= limit) {
-      e.payload.resize(static_cast<size_t>(n));
+      e.payload.assign(scratch.data(), static_cast<size_t>(n));
       e.codec = PageCodec::kLz4;
       return e;
     }
     e.compress_poor = true;
   } else if (options.compressor == Compressor::kZstd) {
-    e.payload.resize(ZSTD_compressBound(kPage));
-    const size_t n = ZSTD_compress(e.payload.data(), e.payload.size(),
-                                   page.data(), kPage, options.zstd_level);
+    // One compression context per thread (ZSTD_compress makes one per call).
+    struct Ctx {
+      ZSTD_CCtx* c = ZSTD_createCCtx();
+      ~Ctx() { ZSTD_freeCCtx(c); }
+    };
+    thread_local Ctx ctx;
+    scratch.resize(ZSTD_compressBound(kPage));
+    const size_t n = ZSTD_compressCCtx(ctx.c, scratch.data(), scratch.size(),
+                                       page.data(), kPage, options.zstd_level);
     if (!ZSTD_isError(n) && n <= limit) {
-      e.payload.resize(n);
+      e.payload.assign(scratch.data(), n);
       e.codec = PageCodec::kZstd;
       return e;
     }
@@ -148,8 +159,13 @@ absl::Status DecodePage(PageCodec codec, absl::string_view payload,
       break;
     }
     case PageCodec::kZstd: {
-      const size_t n =
-          ZSTD_decompress(out, kPage, payload.data(), payload.size());
+      struct Ctx {
+        ZSTD_DCtx* d = ZSTD_createDCtx();
+        ~Ctx() { ZSTD_freeDCtx(d); }
+      };
+      thread_local Ctx ctx;
+      const size_t n = ZSTD_decompressDCtx(ctx.d, out, kPage, payload.data(),
+                                           payload.size());
       if (ZSTD_isError(n) || n != kPage) {
         return absl::DataLossError(absl::StrCat(
             "zstd page payload of ", payload.size(),

@@ -8,8 +8,8 @@
 // it, so rot in storage, a codec bug or a torn record is DATA_LOSS, never
 // wrong bytes.
 //
-// Thread-safety: the functions are thread-safe (no shared state; zstd uses
-// a per-call context).
+// Thread-safety: the functions are thread-safe (a per-thread scratch
+// buffer and zstd contexts, no shared state).
 #ifndef MEMMGR_SERVER_SWAP_PAGE_CODEC_H_
 #define MEMMGR_SERVER_SWAP_PAGE_CODEC_H_
 
