@@ -419,14 +419,15 @@ int Main() {
   std::printf("zswap_bench: %zu pages of real process memory\n\n",
               pages.size());
   std::printf(
-      "| codec          | ratio | compress us/page (p50) | decompress us/page "
-      "(p50) |\n");
+      "| codec          | ratio | ratio w/o same-filled | compress us/page "
+      "(p50) | decompress us/page (p50) |\n");
   std::printf(
-      "|----------------|------:|-----------------------:|---------------------"
-      "----:|\n");
+      "|----------------|------:|----------------------:|-----------------"
+      "------:|-------------------------:|\n");
   for (const CodecRow& r : {lz4, zstd}) {
-    std::printf("| %-14s | %5.2f | %22.2f | %24.2f |\n", r.name.c_str(),
-                r.ratio, r.compress_us, r.decompress_us);
+    std::printf("| %-14s | %5.2f | %21.2f | %22.2f | %24.2f |\n",
+                r.name.c_str(), r.ratio, r.ratio_not_same, r.compress_us,
+                r.decompress_us);
   }
   std::printf(
       "\n| pool           | ratio | with overhead | pooled | same-filled | "
