@@ -107,6 +107,28 @@ int RunStats(const CtlEnv& env) {
       HumanBytes(s->rocksdb_live_data_bytes()),
       s->sync_writes() ? "on (fsync per batch)" : "off (WAL, survives kill -9)",
       s->max_batch_pages());
+  if (s->stored_encoded_pages() > 0) {
+    *env.out << absl::StrFormat(
+        "encoding        %s: %d pages in %s (ratio %.2f)\n", s->compressor(),
+        s->stored_encoded_pages(), HumanBytes(s->stored_payload_bytes()),
+        s->stored_payload_bytes() == 0
+            ? 0.0
+            : s->stored_encoded_pages() * double{kPage} /
+                  s->stored_payload_bytes());
+  } else {
+    *env.out << absl::StrFormat("encoding        %s\n", s->compressor());
+  }
+  if (s->zswap_enabled()) {
+    *env.out << absl::StrFormat(
+        "zswap pool      %d pages in %s of %s; swap-ins from it %d of %d; "
+        "written back %d, rejected (poor) %d\n",
+        s->zswap_stored_pages(), HumanBytes(s->zswap_pool_bytes()),
+        HumanBytes(s->zswap_pool_limit_bytes()), s->swap_in_zswap_pages(),
+        s->swap_in_pages(), s->zswap_written_back_pages(),
+        s->zswap_reject_compress_poor());
+  } else {
+    *env.out << "zswap pool      off\n";
+  }
   return 0;
 }
 

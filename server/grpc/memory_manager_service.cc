@@ -263,6 +263,21 @@ grpc::Status MemoryManagerService::GetStats(grpc::ServerContext*,
     resp->set_rocksdb_live_data_bytes(s.storage.live_data_bytes);
     resp->set_sync_writes(options_.store->options().sync);
     resp->set_max_batch_pages(options_.store->options().max_batch_pages);
+    resp->set_compressor(CompressorName(options_.store->options().compressor));
+    resp->set_stored_payload_bytes(s.stored_payload_bytes);
+    uint64_t encoded = 0;
+    for (uint64_t n : s.stored_by_codec) encoded += n;
+    resp->set_stored_encoded_pages(encoded);
+    resp->set_zswap_enabled(s.zswap_enabled);
+    resp->set_swap_in_zswap_pages(s.swap_in_zswap_pages);
+    if (s.zswap_enabled) {
+      resp->set_zswap_pool_bytes(s.zswap.pool_bytes);
+      resp->set_zswap_pool_limit_bytes(
+          options_.store->zswap()->options().max_pool_bytes);
+      resp->set_zswap_stored_pages(s.zswap.stored_pages);
+      resp->set_zswap_written_back_pages(s.zswap.written_back);
+      resp->set_zswap_reject_compress_poor(s.zswap.reject_compress_poor);
+    }
     return absl::OkStatus();
   });
 }

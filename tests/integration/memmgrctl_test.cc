@@ -37,6 +37,20 @@ TEST_F(MemmgrctlTest, SwapTestVerifiesEveryPageAndLeavesNothingBehind) {
   EXPECT_TRUE(absl::StrContains(out, "\"swap_out_pages\": \"3000\"")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\"slots_used\": \"0\"")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\"leases\": 0")) << out;
+  // The compressed tier (memmgr-server's defaults): 3000 test pages, a
+  // quarter of them random (raw, not pooled), all read back, 3/4 from the
+  // pool.
+  EXPECT_TRUE(absl::StrContains(out, "\"compressor\": \"lz4\"")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "\"stored_encoded_pages\": \"3000\""))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "\"swap_in_zswap_pages\": \"2250\""))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "\"zswap_reject_compress_poor\": \"750\""))
+      << out;
+  ASSERT_EQ(Ctl({"stats"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "encoding        lz4: 3000 pages in "))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "swap-ins from it 2250 of 3000")) << out;
 }
 
 TEST_F(MemmgrctlTest, JsonSwapTestAndLeases) {
