@@ -40,23 +40,13 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
     return absl::InvalidArgumentError(
         "--data_dir is required (the RocksDB directory for swap slots)");
   }
-  std::unique_ptr<ServerRunner> r(new ServerRunner());
-
-  absl::StatusOr<std::unique_ptr<RocksDbSlotStorage>> storage =
-      RocksDbSlotStorage::Open(config.data_dir);
-  if (!storage.ok()) return storage.status();
-  SwapStoreOptions opts;
-  opts.capacity_pages = config.swap_capacity;
-  opts.max_batch_pages = config.max_batch_pages;
-  opts.sync = config.sync;
-  opts.lease_ttl = config.lease_ttl;
+  // Flags first: a bad one must not open (or create) the data directory.
   absl::StatusOr<Compressor> compressor =
       ParseCompressor(config.zswap_compressor);
   if (!compressor.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--zswap_compressor: ", compressor.status().message()));
   }
-  opts.compressor = *compressor;
   if (config.zswap_max_pool_percent > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat("--zswap_max_pool_percent=", config.zswap_max_pool_percent,
@@ -68,6 +58,17 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
         absl::StrCat("--zswap_accept_threshold_percent=",
                      config.zswap_accept_threshold_percent, ": want 1..100"));
   }
+  std::unique_ptr<ServerRunner> r(new ServerRunner());
+
+  absl::StatusOr<std::unique_ptr<RocksDbSlotStorage>> storage =
+      RocksDbSlotStorage::Open(config.data_dir);
+  if (!storage.ok()) return storage.status();
+  SwapStoreOptions opts;
+  opts.capacity_pages = config.swap_capacity;
+  opts.max_batch_pages = config.max_batch_pages;
+  opts.sync = config.sync;
+  opts.lease_ttl = config.lease_ttl;
+  opts.compressor = *compressor;
   opts.zswap_max_pool_bytes = config.zswap_max_pool_bytes;
   if (opts.zswap_max_pool_bytes == 0 && config.zswap_max_pool_percent > 0) {
     const long pages = sysconf(_SC_PHYS_PAGES);

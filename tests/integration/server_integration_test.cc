@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <thread>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "tests/integration/test_helpers.h"
@@ -369,6 +371,24 @@ TEST(ServerIntegrationTest, BadFlagsFailWithAClearMessage) {
             0);
   EXPECT_EQ(RunCommand({MEMMGR_SERVER_BIN, "--help"}, &out, &err), 1);
   EXPECT_NE((out + err).find("--swap_capacity"), std::string::npos);
+  EXPECT_NE((out + err).find("--zswap_compressor"), std::string::npos);
+  // The compressed tier's flags, refused before the data directory is
+  // touched.
+  for (const auto& [flag, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--zswap_compressor=gzip", "want lz4, zstd or none"},
+           {"--zswap_max_pool_percent=101", "want 0..100"},
+           {"--zswap_accept_threshold_percent=0", "want 1..100"},
+           {"--zswap_max_pool_bytes=lots", "bad size \"lots\""}}) {
+    EXPECT_EQ(
+        RunCommand({MEMMGR_SERVER_BIN, "--data_dir=" + dir.Sub("z"), flag},
+                   &out, &err),
+        1)
+        << flag;
+    EXPECT_NE(err.find(message), std::string::npos) << flag << ": " << err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("z")))
+      << "a refused flag created the data directory";
 }
 
 }  // namespace

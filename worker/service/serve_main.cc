@@ -197,7 +197,8 @@ int ServeMain(int argc, char** argv) {
        "file pages (re-read from the ELF image), vm.swappiness (default 60)",
        Int<int>(&m.swap.swappiness, 0, 200)},
       {"park_on_swapin", "BOOL",
-       "a sandbox whose guest needs a page from the swap device is parked "
+       "a sandbox whose guest needs a page from memmgr-server (--server) is "
+       "parked "
        "and its executor runs other sandboxes until the page is in; false: "
        "the executor waits for the read (default true)",
        Bool(&m.park_on_swapin)},
