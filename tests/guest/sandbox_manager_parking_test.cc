@@ -27,6 +27,12 @@
 #include "worker/service/sandbox_manager.h"
 #include "worker/swap/embedded_swap_device.h"
 
+// The two builds must not share test names: ctest keys tests (and their
+// labels) by name, and only the local-device build is for TSan.
+#ifdef MEMMGR_PARKING_LOCAL_DEVICE
+#define ParkingTest ParkingLocalDeviceTest
+#endif
+
 namespace memmgr::worker {
 namespace {
 
