@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/metric_families.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_family.h"
 #include "server/swap/swap_store.h"
@@ -15,35 +16,9 @@ constexpr const char* kMethods[] = {
     "SwapIn",         "FreeSlots", "DupSlots",         "StreamSwapOut",
     "StreamSwapIn",   "GetStats",  "ListLeases"};
 
-prometheus::MetricFamily Labelled(
-    const std::string& name, const std::string& help,
-    prometheus::MetricType type, const std::string& label,
-    const std::vector<std::pair<std::string, double>>& values) {
-  prometheus::MetricFamily f{name, help, type, {}};
-  for (const auto& [label_value, value] : values) {
-    prometheus::ClientMetric m;
-    m.label = {{label, label_value}};
-    if (type == prometheus::MetricType::Counter) {
-      m.counter.value = value;
-    } else {
-      m.gauge.value = value;
-    }
-    f.metric.push_back(m);
-  }
-  return f;
-}
-
-prometheus::MetricFamily Single(const std::string& name,
-                                const std::string& help,
-                                prometheus::MetricType type, double value) {
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  return prometheus::MetricFamily{name, help, type, {m}};
-}
+// Short names for the shared builders (common/metric_families.h).
+constexpr auto Single = SingleMetric;
+constexpr auto Labelled = LabelledMetric;
 
 // Reads the store's state at scrape time.
 class StoreCollector final : public prometheus::Collectable {

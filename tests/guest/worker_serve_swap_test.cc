@@ -243,6 +243,7 @@ TEST_F(WorkerServeSwapTest, WithoutSwapTheOvercommitStopsASandbox) {
     }
   }
   int failed = kSandboxes - static_cast<int>(ids.size());
+  int oom_killed = 0;
   for (const std::string& id : ids) {
     auto w = client_->Wait(id, kPatience);
     ASSERT_TRUE(w.ok()) << id << ": " << w.status();
@@ -250,11 +251,22 @@ TEST_F(WorkerServeSwapTest, WithoutSwapTheOvercommitStopsASandbox) {
         w->status().exit_code() != 0) {
       ++failed;
     }
+    if (w->status().reason() == v1::StopStatus::OOM_KILLED) {
+      EXPECT_THAT(w->status().detail(), HasSubstr("node"));
+      ++oom_killed;
+    }
   }
   EXPECT_GT(failed, 0);
   const std::string metrics = Metrics();
   EXPECT_THAT(metrics, HasSubstr("memmgr_worker_swap_info{mode=\"none\"} 1"));
   EXPECT_EQ(Sample(metrics, "memmgr_worker_pgscan_total"), -1);
+  // The node's frames ran out (no create is refused: the pool is not
+  // full when they start), not a sandbox's own limit.
+  EXPECT_GT(oom_killed, 0);
+  EXPECT_EQ(Sample(metrics, "memmgr_worker_oom_kills_total{scope=\"node\"}"),
+            oom_killed);
+  EXPECT_EQ(Sample(metrics, "memmgr_worker_oom_kills_total{scope=\"memcg\"}"),
+            0);
 }
 
 TEST(WorkerServeSwapFlagsTest, BadSwapFlagsExitTwo) {

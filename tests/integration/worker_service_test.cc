@@ -286,6 +286,14 @@ TEST_F(WorkerServiceTest, BadInputsGetPreciseCodes) {
   EXPECT_EQ(w.status().signal(), 9);
   EXPECT_TRUE(absl::StrContains(w.status().detail(), "memcg"));
   EXPECT_GE(w.peak_frames(), 1024u);
+  // ... and counted by scope (the node's frames never ran out).
+  auto metrics = HttpGet(worker_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_TRUE(absl::StrContains(
+      *metrics, "memmgr_worker_oom_kills_total{scope=\"memcg\"} 1\n"))
+      << *metrics;
+  EXPECT_TRUE(absl::StrContains(
+      *metrics, "memmgr_worker_oom_kills_total{scope=\"node\"} 0\n"));
   // A Wait past its deadline.
   const std::string idle = Create({"probe", "spin"}, /*start=*/false);
   EXPECT_EQ(client_->Wait(idle, absl::Milliseconds(100)).status().code(),
@@ -399,12 +407,79 @@ TEST(WorkerServeFlagsTest, BadFlagsExitTwoAndHelpTellsTheFlags) {
       RunCommand({MEMMGR_WORKER_BIN, "serve", "--images_dir=/nonexistent"},
                  &out, &err),
       2);
+  // The container's limit bounds the pool; the percentage needs the limit.
+  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--container_memory=64M",
+                        "--memory=128M"},
+                       &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "exceeds --container_memory")) << err;
+  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--memory_percent=50"},
+                       &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "needs --container_memory")) << err;
+  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--container_memory=1G",
+                        "--memory_percent=99"},
+                       &out, &err),
+            2);
+  EXPECT_EQ(
+      RunCommand({MEMMGR_WORKER_BIN, "serve", "--numa_node=near"}, &out, &err),
+      2);
+  EXPECT_TRUE(absl::StrContains(err, "auto")) << err;
+  // Flags files: missing, a line that is not a flag, an unknown flag in it.
+  TempDir dir;
+  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve",
+                        "--flagfile=" + dir.Sub("missing")},
+                       &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "cannot read")) << err;
+  std::ofstream(dir.Sub("bad.flags")) << "# comment\n\nmemory=1G\n";
+  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve",
+                        "--flagfile=" + dir.Sub("bad.flags")},
+                       &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "bad.flags:3")) << err;
+  std::ofstream(dir.Sub("unknown.flags")) << "--memroy=1G\n";
+  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve",
+                        "--flagfile=" + dir.Sub("unknown.flags")},
+                       &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "unknown flag --memroy")) << err;
   ASSERT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--help"}, &out, &err), 0);
   for (const char* flag :
        {"--listen", "--metrics_listen", "--memory", "--images_dir",
-        "--executors", "--max_forks", "--max_sandboxes"}) {
+        "--executors", "--max_forks", "--max_sandboxes", "--flagfile",
+        "--container_memory", "--memory_percent", "--numa_node"}) {
     EXPECT_TRUE(absl::StrContains(out, flag)) << flag;
   }
+}
+
+// How a DaemonSet starts it: flags from a ConfigMap file, the pool sized
+// from the container's memory limit (downward API), the NUMA node read
+// from the host; a later command-line flag overrides the file's.
+TEST(WorkerServeFlagsTest, FlagFileContainerMemoryAndNumaAutoStartAWorker) {
+  TempDir dir;
+  std::ofstream(dir.Sub("worker.flags"))
+      << "# as in deploy/k8s/base/config/worker.flags\n"
+      << "--memory_percent=50\n"
+      << "--numa_node=auto\n"
+      << "--executors=1\n"
+      << "--swap=none\n";
+  auto w = StartWorkerProcess(
+      MEMMGR_WORKER_BIN, dir.path(),
+      {"--flagfile=" + dir.Sub("worker.flags"),
+       "--container_memory=" + std::to_string(uint64_t{256} << 20),
+       "--executors=2"});
+  ASSERT_TRUE(w.ok()) << w.status();
+  WorkerClientOptions o;
+  o.target = (*w)->address();
+  auto c = WorkerClient::Create(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto stats = (*c)->GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->frames_capacity(), (uint64_t{128} << 20) / 4096);
+  const std::string log = (*w)->ReadLog();
+  EXPECT_TRUE(absl::StrContains(log, "--numa_node=auto: ")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "memory 128M, 2 executors")) << log;
 }
 
 }  // namespace

@@ -124,9 +124,18 @@ void SandboxManager::ExecutorLoop() {
           parked_.push_back(e);
           work_cv_.Signal();
           break;
-        case sandbox::RunState::kFinished:
-          StopLocked(e, StopStatusOf(*e, exit, stats), &graveyard);
+        case sandbox::RunState::kFinished: {
+          v1::StopStatus status = StopStatusOf(*e, exit, stats);
+          if (status.reason() == v1::StopStatus::OOM_KILLED) {
+            // The same test StopStatusOf's detail makes: a page refused by
+            // the sandbox's own limit is a memcg OOM, else the node's.
+            ++(stats.mmu.fault(mmu::FaultClass::kMemoryLimit) > 0
+                   ? oom_kills_memcg_
+                   : oom_kills_node_);
+          }
+          StopLocked(e, std::move(status), &graveyard);
           break;
+        }
       }
     }
     changed_cv_.SignalAll();

@@ -715,6 +715,8 @@ ManagerStats SandboxManager::GetStats() {
   s.executors = static_cast<uint32_t>(executors_.size());
   for (const EntryPtr& p : parked_) s.parked_for_page += p->waiting_page;
   s.page_waits_total = page_waits_total_;
+  s.oom_kills_memcg = oom_kills_memcg_;
+  s.oom_kills_node = oom_kills_node_;
   if (swap_ != nullptr) {
     s.swap_mode = swap_->mode();
     s.reclaim = swap_->reclaimer()->GetStats();

@@ -103,6 +103,10 @@ struct ManagerStats {
   uint32_t executors = 0;
   uint32_t parked_for_page = 0;   // sandboxes parked waiting for a page
   uint64_t page_waits_total = 0;  // times a sandbox parked for a page
+  // Guests OOM-killed by the worker (StopStatus OOM_KILLED): over their own
+  // memory limit (memcg scope), or the node's frames ran out (node scope).
+  uint64_t oom_kills_memcg = 0;
+  uint64_t oom_kills_node = 0;
   // Reclaim and swap; all zero without swap (swap_mode "none").
   std::string swap_mode = "none";
   mmu::Reclaimer::Stats reclaim;
@@ -232,6 +236,8 @@ class SandboxManager {
   uint64_t page_waits_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t cow_breaks_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t slices_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t oom_kills_memcg_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t oom_kills_node_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace memmgr::worker

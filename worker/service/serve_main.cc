@@ -7,8 +7,11 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,9 +19,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "worker/mmu/numa_topology.h"
 #include "worker/service/worker_runner.h"
 
 namespace memmgr::worker {
@@ -88,6 +93,51 @@ std::function<std::string(const std::string&)> Duration(absl::Duration* out) {
   };
 }
 
+// Appends the flags of a flags file (Kubernetes: a ConfigMap) to `args`:
+// one `--name=value` per line; blank lines and lines starting with '#' are
+// skipped. Returns "" or an error message. A flags file may not name
+// another (no include cycles to guard against).
+std::string ReadFlagFile(const std::string& path,
+                         std::vector<std::string>* args) {
+  std::ifstream in(path);
+  if (!in) return absl::StrCat("cannot read ", path);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string flag(absl::StripAsciiWhitespace(line));
+    if (flag.empty() || flag[0] == '#') continue;
+    if (flag.rfind("--", 0) != 0 || flag.size() == 2) {
+      return absl::StrCat(path, ":", number, ": '", flag,
+                          "' is not a --flag=value line");
+    }
+    if (flag.rfind("--flagfile", 0) == 0) {
+      return absl::StrCat(path, ":", number,
+                          ": a flags file cannot name another");
+    }
+    args->push_back(flag);
+  }
+  if (in.bad()) return absl::StrCat("error reading ", path);
+  return "";
+}
+
+// --numa_node: a node number, -1 (unbound) or "auto" (the node of the CPUs
+// this process may run on, decided after parsing).
+std::function<std::string(const std::string&)> NumaNode(int* out,
+                                                        bool* automatic) {
+  return [out, automatic](const std::string& v) {
+    if (v == "auto") {
+      *automatic = true;
+      return std::string();
+    }
+    int x;
+    if (!absl::SimpleAtoi(v, &x) || x < -1 || x > 1023) {
+      return std::string("want a node number 0..1023, -1 (none) or auto");
+    }
+    *automatic = false;
+    *out = x;
+    return std::string();
+  };
+}
+
 void PrintHelp(const std::vector<Flag>& flags) {
   std::printf(
       "memmgr-worker serve [flags]\n"
@@ -115,6 +165,12 @@ int ServeMain(int argc, char** argv) {
   SandboxManagerOptions& m = config.manager;
   absl::Duration grace = absl::Seconds(10);
   int executors = 0;
+  bool numa_auto = false;
+  // --memory's default follows the container's limit when that is given.
+  bool memory_set = false;
+  uint64_t container_memory = 0;
+  int memory_percent = 75;
+  bool memory_percent_set = false;
   m.swap.mode = "embedded";
   const std::vector<Flag> flags = {
       {"listen", "HOST:PORT",
@@ -130,12 +186,35 @@ int ServeMain(int argc, char** argv) {
        String(&config.metrics_listen)},
       {"metrics_port_file", "FILE", "write the bound metrics port here",
        String(&config.metrics_port_file)},
+      {"flagfile", "FILE",
+       "read more flags from FILE, one --name=value per line ('#' comments); "
+       "flags after it on the command line override it",
+       nullptr},
       {"memory", "SIZE",
        "the node's memory: one frame pool shared by every sandbox, snapshot "
-       "and fork (default 1G)",
-       Size(&m.memory_bytes, 256 << 10)},
-      {"numa_node", "N", "bind the pool to this host NUMA node (-1 = none)",
-       Int<int>(&m.numa_node, -1, 1023)},
+       "and fork (default 1G, or --memory_percent of --container_memory)",
+       [&](const std::string& v) {
+         memory_set = true;
+         return Size(&m.memory_bytes, 256 << 10)(v);
+       }},
+      {"container_memory", "SIZE",
+       "the memory limit of the worker's container (Kubernetes: the "
+       "downward API's limits.memory, in bytes); without --memory the pool "
+       "is --memory_percent of it, and --memory may not exceed it",
+       Size(&container_memory, 1 << 20)},
+      {"memory_percent", "N",
+       "1..95: the share of --container_memory given to the frame pool; the "
+       "rest is the worker's own memory (page tables, descriptors, gRPC, "
+       "RocksDB of --swap=embedded) (default 75)",
+       [&](const std::string& v) {
+         memory_percent_set = true;
+         return Int<int>(&memory_percent, 1, 95)(v);
+       }},
+      {"numa_node", "N|auto",
+       "bind the pool to this host NUMA node; -1 = none (default); auto = "
+       "the node of the CPUs this worker may run on (sysfs), unbound if "
+       "they span nodes",
+       NumaNode(&m.numa_node, &numa_auto)},
       {"sandbox_memory", "SIZE",
        "memory limit of a sandbox whose request leaves memory_max_pages 0 "
        "(default 256M, at most --memory)",
@@ -211,8 +290,32 @@ int ServeMain(int argc, char** argv) {
        Duration(&grace)},
   };
 
+  // The command line with every --flagfile expanded in place, so later
+  // flags override the file's (as with absl's --flagfile).
+  std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    std::string path;
+    if (a.rfind("--flagfile=", 0) == 0) {
+      path = a.substr(11);
+    } else if (a == "--flagfile") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "memmgr-worker serve: --flagfile needs a value\n");
+        return kExitUsage;
+      }
+      path = argv[++i];
+    } else {
+      args.push_back(std::move(a));
+      continue;
+    }
+    if (std::string error = ReadFlagFile(path, &args); !error.empty()) {
+      std::fprintf(stderr, "memmgr-worker serve: --flagfile: %s\n",
+                   error.c_str());
+      return kExitUsage;
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
     if (a == "--help" || a == "-help" || a == "-h" || a == "--helpfull") {
       PrintHelp(flags);
       return 0;
@@ -243,12 +346,18 @@ int ServeMain(int argc, char** argv) {
       return kExitUsage;
     }
     if (!has_value) {
-      if (i + 1 >= argc) {
+      if (i + 1 >= args.size()) {
         std::fprintf(stderr, "memmgr-worker serve: --%s needs a value\n",
                      name.c_str());
         return kExitUsage;
       }
-      value = argv[++i];
+      value = args[++i];
+    }
+    if (!flag->set) {  // only --flagfile, expanded above
+      std::fprintf(stderr,
+                   "memmgr-worker serve: write --flagfile=FILE with two "
+                   "dashes\n");
+      return kExitUsage;
     }
     if (std::string error = flag->set(value); !error.empty()) {
       std::fprintf(stderr, "memmgr-worker serve: --%s=%s: %s\n", name.c_str(),
@@ -257,6 +366,39 @@ int ServeMain(int argc, char** argv) {
     }
   }
   m.executors = executors;
+  if (container_memory != 0) {
+    if (!memory_set) {
+      // Whole frames; at least the smallest pool --memory accepts.
+      m.memory_bytes = std::max<uint64_t>(
+          container_memory / 4096 * memory_percent / 100 * 4096, 256 << 10);
+    } else if (m.memory_bytes > container_memory) {
+      std::fprintf(stderr,
+                   "memmgr-worker serve: --memory=%s exceeds "
+                   "--container_memory=%s (the container would be OOM-killed "
+                   "before the pool fills)\n",
+                   FormatByteSize(m.memory_bytes).c_str(),
+                   FormatByteSize(container_memory).c_str());
+      return kExitUsage;
+    }
+  } else if (memory_percent_set) {
+    std::fprintf(stderr,
+                 "memmgr-worker serve: --memory_percent needs "
+                 "--container_memory\n");
+    return kExitUsage;
+  }
+  if (numa_auto) {
+    absl::StatusOr<std::set<int>> cpus = mmu::AllowedCpus();
+    absl::StatusOr<mmu::NumaNodeChoice> choice =
+        cpus.ok() ? mmu::NumaNodeOfCpus(*cpus, mmu::kSysfsNodeDir)
+                  : absl::StatusOr<mmu::NumaNodeChoice>(cpus.status());
+    if (!choice.ok()) {
+      std::fprintf(stderr, "memmgr-worker serve: --numa_node=auto: %s\n",
+                   std::string(choice.status().message()).c_str());
+      return 1;
+    }
+    m.numa_node = choice->node;
+    MEMMGR_LOG(INFO) << "--numa_node=auto: " << choice->explanation;
+  }
   if (!m.images_dir.empty()) {
     struct stat st;
     if (::stat(m.images_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

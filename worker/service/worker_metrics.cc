@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/metric_families.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_family.h"
 #include "worker/mmu/mmu_types.h"
@@ -19,34 +20,9 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily Single(const std::string& name, const std::string& help,
-                    MetricType type, double value) {
-  ClientMetric m;
-  if (type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  return MetricFamily{name, help, type, {m}};
-}
-
-MetricFamily Labelled(
-    const std::string& name, const std::string& help, MetricType type,
-    const std::string& label,
-    const std::vector<std::pair<std::string, double>>& values) {
-  MetricFamily f{name, help, type, {}};
-  for (const auto& [label_value, value] : values) {
-    ClientMetric m;
-    m.label = {{label, label_value}};
-    if (type == MetricType::Counter) {
-      m.counter.value = value;
-    } else {
-      m.gauge.value = value;
-    }
-    f.metric.push_back(m);
-  }
-  return f;
-}
+// Short names for the shared builders (common/metric_families.h).
+constexpr auto Single = SingleMetric;
+constexpr auto Labelled = LabelledMetric;
 
 // The pool's fault latency histogram (mmu/fault_latency.h), one series per
 // source; the swap device source is named after the device ("remote" for
@@ -237,6 +213,13 @@ class WorkerMetrics::ManagerCollector final : public prometheus::Collectable {
                MetricType::Gauge, s.frames_used * page),
         Single("memmgr_worker_executors", "Executor threads.",
                MetricType::Gauge, s.executors),
+        Labelled("memmgr_worker_oom_kills_total",
+                 "Guests OOM-killed by the worker: scope memcg = over the "
+                 "sandbox's own memory limit, node = the worker's frames "
+                 "(and swap) ran out.",
+                 MetricType::Counter, "scope",
+                 {{"memcg", static_cast<double>(s.oom_kills_memcg)},
+                  {"node", static_cast<double>(s.oom_kills_node)}}),
     };
     if (s.swap_mode != "none") AppendReclaim(s, &families);
     return families;
