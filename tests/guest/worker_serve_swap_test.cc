@@ -4,11 +4,16 @@
 // output must equal the guest's output with plenty of memory; /metrics must
 // show the reclaim and the remote fault latency (and pass promtool); every
 // slot must be free on the server once the sandboxes are gone.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -301,6 +306,43 @@ TEST(WorkerServeSwapFlagsTest, UnreachableServerExitsOne) {
             1)
       << err;
   EXPECT_THAT(err, HasSubstr("--server=127.0.0.1:1"));
+}
+
+// Regression (found by the Kubernetes flags test): while the worker waited
+// for an unreachable --server at start-up it ignored SIGTERM for up to
+// --swap_retry_for, so deleting such a pod always ended in SIGKILL.
+TEST(WorkerServeSwapFlagsTest, SigtermWhileWaitingForAnUnreachableServerExits) {
+  TempDir dir;
+  const std::string log = dir.Sub("worker.log");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    ::execl(MEMMGR_WORKER_BIN, MEMMGR_WORKER_BIN, "serve",
+            "--listen=127.0.0.1:0", "--metrics_listen=", "--server=127.0.0.1:1",
+            "--swap_retry_for=5m", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  absl::SleepFor(absl::Seconds(1));  // well into its retries
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 200 && done == 0; ++i) {  // 20 s at most
+    done = ::waitpid(pid, &status, WNOHANG);
+    if (done == 0) absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "still waiting for the server 20 s after SIGTERM";
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("during start-up: exiting"));
 }
 
 }  // namespace

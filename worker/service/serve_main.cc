@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -23,6 +24,7 @@
 #include "absl/time/time.h"
 #include "common/byte_size.h"
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "worker/mmu/numa_topology.h"
 #include "worker/service/worker_runner.h"
 
@@ -421,6 +423,35 @@ int ServeMain(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // The stop signals are taken by this thread from the start: Start() can
+  // wait minutes (registering with an unreachable --server retries for
+  // --swap_retry_for), and a pod being deleted meanwhile must not wait for
+  // that and then be SIGKILLed. During start-up there is nothing to drain
+  // (no sandbox exists before the service serves), so the process just
+  // exits; afterwards the signal is handed to the shutdown below.
+  struct StopState {
+    Mutex mu;
+    CondVar signalled;  // signal became non-zero
+    bool serving ABSL_GUARDED_BY(mu) = false;
+    int signal ABSL_GUARDED_BY(mu) = 0;
+  };
+  // Leaked on purpose: the detached thread may outlive ServeMain when
+  // Start() fails and the process exits.
+  auto* stop = new StopState;
+  std::thread([stop, stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    MutexLock lock(&stop->mu);
+    if (!stop->serving) {
+      MEMMGR_LOG(INFO) << "signal " << sig
+                       << " during start-up: exiting without serving";
+      std::fflush(nullptr);
+      std::_Exit(0);
+    }
+    stop->signal = sig;
+    stop->signalled.Signal();
+  }).detach();
+
   absl::StatusOr<std::unique_ptr<WorkerRunner>> runner =
       WorkerRunner::Start(config);
   if (!runner.ok()) {
@@ -429,6 +460,10 @@ int ServeMain(int argc, char** argv) {
     return runner.status().code() == absl::StatusCode::kInvalidArgument
                ? kExitUsage
                : 1;
+  }
+  {
+    MutexLock lock(&stop->mu);
+    stop->serving = true;  // from now on a signal means a clean shutdown
   }
   const SandboxManagerOptions& o = (*runner)->manager()->options();
   MEMMGR_LOG(INFO) << "memmgr-worker serving gRPC on port " << (*runner)->port()
@@ -443,7 +478,11 @@ int ServeMain(int argc, char** argv) {
                            : std::string("none"));
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  {
+    MutexLock lock(&stop->mu);
+    while (stop->signal == 0) stop->signalled.Wait(&stop->mu);
+    sig = stop->signal;
+  }
   MEMMGR_LOG(INFO) << "signal " << sig << ": killing sandboxes, draining RPCs";
   (*runner)->Shutdown(grace);
   MEMMGR_LOG(INFO) << "memmgr-worker stopped cleanly";
