@@ -131,6 +131,8 @@ class FramePool {
 
   static constexpr Pfn kZeroPfn = 0;
   uint64_t total_frames() const { return total_frames_; }
+  // The host NUMA node the arena is bound to, -1 if unbound.
+  int numa_node() const { return numa_node_; }
   uint64_t free_frames() const {
     return free_frames_.load(std::memory_order_relaxed);
   }

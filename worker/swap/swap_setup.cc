@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -88,6 +89,9 @@ absl::StatusOr<std::unique_ptr<SwapSetup>> SwapSetup::Create(
     }
     ropts.worker_address = config.worker_address;
     ropts.frame_capacity_pages = pool->total_frames();
+    // The node the pool is bound to (--numa_node, or auto: the node of
+    // the CPUs the worker runs on); an unbound pool reports node 0.
+    ropts.numa_node = static_cast<uint32_t>(std::max(pool->numa_node(), 0));
     ropts.retry_for = config.retry_for;
     auto d = RemoteSwapDevice::Connect(ropts);
     if (!d.ok()) {
