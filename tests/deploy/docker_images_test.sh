@@ -24,14 +24,11 @@
 # Exit 77 (skip) for a sanitizer build dir: the images are built without one,
 # so its ldd closure (libasan, ...) is not the images'.
 set -euo pipefail
-
-if [ $# -ne 2 ]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 2
-fi
-SRC=$(cd "$1" && pwd)
-BUILD=$(cd "$2" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+
+deploy_args "$@"
 PY=/usr/bin/python3
 CHECK=$HERE/docker_check.py
 DOCKER=$SRC/deploy/docker
@@ -42,31 +39,27 @@ if [ -n "$sanitize" ]; then
   exit 77
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+deploy_tmpdir docker_images
 start=$SECONDS
 
 # The k8s overlays as rendered, reduced to what the images must agree with.
 overlays=()
 for dir in "$SRC"/deploy/k8s/overlays/*/; do
   name=$(basename "$dir")
-  kubectl kustomize "$dir" >"$tmp/k8s-$name.yaml"
-  node "$HERE/docker_k8s_facts.js" "$tmp/k8s-$name.yaml" >"$tmp/k8s-$name.json"
+  kubectl kustomize "$dir" >"$T/k8s-$name.yaml"
+  node "$HERE/docker_k8s_facts.js" "$T/k8s-$name.yaml" >"$T/k8s-$name.json"
   overlays+=("$name")
 done
-if [ ${#overlays[@]} -eq 0 ]; then
-  echo "FAIL: no overlays under $SRC/deploy/k8s/overlays" >&2
-  exit 1
-fi
-"$PY" - "$tmp" "${overlays[@]}" <<'EOF' >"$tmp/k8s.json"
+[ ${#overlays[@]} -gt 0 ] || fail "no overlays under $SRC/deploy/k8s/overlays"
+"$PY" - "$T" "${overlays[@]}" <<'EOF' >"$T/k8s.json"
 import json, sys
 tmp, names = sys.argv[1], sys.argv[2:]
 print(json.dumps({n: json.load(open(f"{tmp}/k8s-{n}.json")) for n in names}))
 EOF
 
 check() {
-  "$PY" "$CHECK" --source "$SRC" --build "$BUILD" --apt-cache "$tmp/apt.json" \
-    --k8s "$tmp/k8s.json" "$@"
+  "$PY" "$CHECK" --source "$SRC" --build "$BUILD" --apt-cache "$T/apt.json" \
+    --k8s "$T/k8s.json" "$@"
 }
 
 echo "== the real files"
@@ -75,7 +68,7 @@ check --only dockerignore,lint,runtime,build,smoke \
 
 # ---------------------------------------------------------------------------
 # Negative cases: broken copies must fail with the expected rule.
-neg=$tmp/neg
+neg=$T/neg
 mkdir -p "$neg"
 expected=()  # "file|rule|text"
 
@@ -84,10 +77,23 @@ mutant() {
   local name=$1 from=$2 rule=$3 text=$4 script=$5
   sed -e "$script" "$DOCKER/$from" >"$neg/$name.Dockerfile"
   if cmp -s "$DOCKER/$from" "$neg/$name.Dockerfile"; then
-    echo "FAIL: mutant $name did not change $from (sed: $script)" >&2
-    exit 1
+    fail "mutant $name did not change $from (sed: $script)"
   fi
   expected+=("$name.Dockerfile|$rule|$text")
+}
+
+# check_fails WHAT [checker options]: the checker must exit 1 (failures
+# found); its report is in OUT.
+check_fails() {
+  local what=$1 rc=0
+  shift
+  OUT=$(check "$@") || rc=$?
+  [ "$rc" -eq 1 ] || fail_out "the checker exited $rc on the $what (want 1)"
+}
+# fail_out MESSAGE: fail, after the checker's report.
+fail_out() {
+  echo "$OUT"
+  fail "$@"
 }
 
 # run_mutants ONLY NAME-PREFIX [checker options]: runs the checker once over
@@ -95,28 +101,16 @@ mutant() {
 run_mutants() {
   local only=$1 prefix=$2
   shift 2
-  local files=("$neg/$prefix"*.Dockerfile) out rc=0
-  out=$(check --only "$only" "$@" "${files[@]}") || rc=$?
-  if [ "$rc" -ne 1 ]; then
-    echo "$out"
-    echo "FAIL: the checker exited $rc on the $prefix mutants (want 1)" >&2
-    exit 1
-  fi
+  local files=("$neg/$prefix"*.Dockerfile)
+  check_fails "$prefix mutants" --only "$only" "$@" "${files[@]}"
   local e file rule text n=0
   for e in "${expected[@]}"; do
     IFS='|' read -r file rule text <<<"$e"
     case $file in "$prefix"*) ;; *) continue ;; esac
     n=$((n + 1))
-    if ! grep -q "^$file: FAILED$" <<<"$out"; then
-      echo "$out"
-      echo "FAIL: mutant $file passed the $only check" >&2
-      exit 1
-    fi
-    if ! grep -F "FAIL [$rule] $file:" <<<"$out" | grep -qF -- "$text"; then
-      echo "$out"
-      echo "FAIL: mutant $file: no [$rule] failure mentioning '$text'" >&2
-      exit 1
-    fi
+    grep -q "^$file: FAILED$" <<<"$OUT" || fail_out "mutant $file passed the $only check"
+    grep -F "FAIL [$rule] $file:" <<<"$OUT" | grep -qF -- "$text" ||
+      fail_out "mutant $file: no [$rule] failure mentioning '$text'"
   done
   echo "ok: $n $prefix mutants fail as expected ($only)"
 }
@@ -170,7 +164,7 @@ mutant lint-entrypoint worker.Dockerfile MM007 "ENTRYPOINT /usr/bin/memmgr-worke
 run_mutants lint lint-
 
 # The k8s overlays must agree with the images: break their facts.
-"$PY" - "$tmp/k8s.json" "$tmp/k8s-bad.json" <<'EOF'
+"$PY" - "$T/k8s.json" "$T/k8s-bad.json" <<'EOF'
 import json, sys
 k = json.load(open(sys.argv[1]))
 for c in k[sorted(k)[0]]:
@@ -188,7 +182,7 @@ expected+=("k8s-worker.Dockerfile|MM005|ports [7071, 9999] != EXPOSE [7071, 9465
 expected+=("k8s-server.Dockerfile|MM003|runAsUser 0 != image USER 10001")
 expected+=("k8s-server.Dockerfile|MM007|command /bin/memmgr-server is not in the image")
 expected+=("k8s-server.Dockerfile|MM008|mounts no volume at the image's VOLUME /var/lib/memmgr")
-run_mutants lint k8s- --k8s "$tmp/k8s-bad.json"
+run_mutants lint k8s- --k8s "$T/k8s-bad.json"
 
 # runtime: a needed package removed, an unneeded one or a base one added
 mutant rt-missing server.Dockerfile RT003 "add package librocksdb7.8" \
@@ -221,11 +215,11 @@ mutant bs-unlisted server.Dockerfile BS004 "libyaml-cpp-dev is in the build stag
 run_mutants build bs-
 
 # scripts/install-deps gains a package the Dockerfiles do not have
-"$SRC/scripts/install-deps" --list >"$tmp/deps.list"
-echo libyaml-cpp-dev >>"$tmp/deps.list"
+"$SRC/scripts/install-deps" --list >"$T/deps.list"
+echo libyaml-cpp-dev >>"$T/deps.list"
 cp "$DOCKER/worker.Dockerfile" "$neg/drift-worker.Dockerfile"
 expected+=("drift-worker.Dockerfile|BS004|scripts/install-deps lists libyaml-cpp-dev: add it to the build stage")
-run_mutants build drift- --install-deps-list "$tmp/deps.list"
+run_mutants build drift- --install-deps-list "$T/deps.list"
 
 # smoke: a CMD the binary refuses
 mutant smoke-flags server.Dockerfile SMOKE "did not start" \
@@ -233,7 +227,7 @@ mutant smoke-flags server.Dockerfile SMOKE "did not start" \
 run_mutants lint,smoke smoke-
 
 # .dockerignore
-"$PY" - "$SRC/.dockerignore" "$tmp" <<'EOF'
+"$PY" - "$SRC/.dockerignore" "$T" <<'EOF'
 import sys
 rules = open(sys.argv[1]).read().splitlines()
 open(sys.argv[2] + "/di-node", "w").write("\n".join(r for r in rules if "node_modules" not in r) + "\n")
@@ -241,23 +235,13 @@ open(sys.argv[2] + "/di-git", "w").write("\n".join(r for r in rules if r != ".gi
 open(sys.argv[2] + "/di-src", "w").write("\n".join(rules + ["worker/service"]) + "\n")
 open(sys.argv[2] + "/di-negated", "w").write("\n".join(rules + ["!build/CMakeCache.txt"]) + "\n")
 EOF
-rc=0
-out=$(check --only dockerignore --dockerignore "$tmp/di-node" --dockerignore "$tmp/di-git" \
-  --dockerignore "$tmp/di-src" --dockerignore "$tmp/di-negated") || rc=$?
-if [ "$rc" -ne 1 ]; then
-  echo "$out"
-  echo "FAIL: the checker exited $rc on the .dockerignore mutants (want 1)" >&2
-  exit 1
-fi
+check_fails ".dockerignore mutants" --only dockerignore --dockerignore "$T/di-node" --dockerignore "$T/di-git" \
+  --dockerignore "$T/di-src" --dockerignore "$T/di-negated"
 for c in "DI001] di-node: does not exclude tests/deploy/node_modules/yaml/package.json" \
     "DI001] di-git: does not exclude .git/HEAD" \
     "DI002] di-src: excludes worker/service/" \
     "DI001] di-negated: does not exclude build/CMakeCache.txt"; do
-  if ! grep -qF -- "FAIL [$c" <<<"$out"; then
-    echo "$out"
-    echo "FAIL: .dockerignore mutant: no 'FAIL [$c'" >&2
-    exit 1
-  fi
+  grep -qF -- "FAIL [$c" <<<"$OUT" || fail_out ".dockerignore mutant: no 'FAIL [$c'"
 done
 echo "ok: 4 .dockerignore mutants fail as expected"
 

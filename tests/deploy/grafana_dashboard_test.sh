@@ -33,50 +33,20 @@
 # The schema is generated once per run (~3 s) into this run's temp dir.
 # Usage: grafana_dashboard_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 2
-fi
-SRC=$(cd "$1" && pwd)
-BUILD=$(cd "$2" && pwd)
+deploy_args "$@"
 DASH=$SRC/deploy/k8s/base/dashboards/memmgr-overview.json
 VALIDATE=$SRC/tests/deploy/grafana_validate.js
-SERVER_BIN=$BUILD/server/memmgr-server
-WORKER_BIN=$BUILD/worker/memmgr-worker
-CTL_BIN=$BUILD/client/memmgrctl
 START=$SECONDS
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-for tool in node promtool curl; do
-  command -v "$tool" >/dev/null || fail "$tool not found (scripts/install-deps installs it)"
-done
-for bin in "$SERVER_BIN" "$WORKER_BIN" "$CTL_BIN"; do
-  [[ -x $bin ]] || fail "$bin not built"
-done
+need_tools node promtool curl
+need_built "$SERVER" "$WORKER" "$CTL"
 [[ -f $DASH ]] || fail "$DASH missing"
-for mod in @grafana/schema ts-json-schema-generator typescript ajv; do
-  [[ -d $SRC/tests/deploy/node_modules/$mod ]] ||
-    fail "tests/deploy/node_modules/$mod missing (scripts/install-deps runs npm ci in tests/deploy)"
-done
+need_node_modules @grafana/schema ts-json-schema-generator typescript ajv
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/grafana_dashboard_test.XXXXXX")
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ -n ${KEEP_TMP:-} ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
+deploy_tmpdir grafana_dashboard_test
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE
@@ -85,7 +55,7 @@ trap 'exit 143' TERM
 validate() {
   node "$VALIDATE" "$@"
 }
-SCHEMA_CACHE=$TMP/grafana-dashboard-schema.json
+SCHEMA_CACHE=$T/grafana-dashboard-schema.json
 
 echo "== 1. schema (@grafana/schema -> JSON Schema -> ajv)"
 validate schema --cache "$SCHEMA_CACHE" "$DASH" || fail "schema"
@@ -94,57 +64,31 @@ echo "== 2. structure"
 validate structure "$DASH" || fail "structure"
 
 echo "== 3. PromQL parsed by promtool"
-validate rules "$DASH" "$TMP/dashboard-rules.yml" || fail "rules"
-promtool check rules "$TMP/dashboard-rules.yml" >"$TMP/promtool.out" 2>&1 || {
-  cat "$TMP/promtool.out" >&2
+validate rules "$DASH" "$T/dashboard-rules.yml" || fail "rules"
+promtool check rules "$T/dashboard-rules.yml" >"$T/promtool.out" 2>&1 || {
+  cat "$T/promtool.out" >&2
   fail "promtool rejects a dashboard expression (the group names the panel)"
 }
-grep -F SUCCESS "$TMP/promtool.out"
+grep -F SUCCESS "$T/promtool.out"
 
 echo "== 4. metric names against a real scrape"
-# wait_file FILE PID WHAT: until FILE is non-empty; fails if PID dies first.
-wait_file() {
-  local i
-  for ((i = 0; i < 300; i++)); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || fail "$3 exited before it was ready: $(tail -n 5 "$TMP/$3.log")"
-    sleep 0.1
-  done
-  fail "$3 not ready after 30 s: $(tail -n 5 "$TMP/$3.log")"
-}
-# Under timeout: should this script be SIGKILLed (no trap runs), the daemons
-# still end within 5 minutes. timeout passes our TERM on to them.
-timeout 300 "$SERVER_BIN" --data_dir="$TMP/server-data" --listen=127.0.0.1:0 --port_file="$TMP/server.port" \
-  --metrics_listen=127.0.0.1:0 --metrics_port_file="$TMP/server.metrics_port" \
-  --zswap_max_pool_bytes=64M --swap_capacity=65536 >"$TMP/memmgr-server.log" 2>&1 &
-PIDS+=($!)
-wait_file "$TMP/server.port" "${PIDS[0]}" memmgr-server
-wait_file "$TMP/server.metrics_port" "${PIDS[0]}" memmgr-server
-SERVER_PORT=$(<"$TMP/server.port")
-SERVER_METRICS=$(<"$TMP/server.metrics_port")
-
-timeout 300 "$WORKER_BIN" serve --listen=127.0.0.1:0 --port_file="$TMP/worker.port" \
-  --metrics_listen=127.0.0.1:0 --metrics_port_file="$TMP/worker.metrics_port" \
-  --memory=64M --server="127.0.0.1:$SERVER_PORT" >"$TMP/memmgr-worker.log" 2>&1 &
-PIDS+=($!)
-wait_file "$TMP/worker.port" "${PIDS[1]}" memmgr-worker
-wait_file "$TMP/worker.metrics_port" "${PIDS[1]}" memmgr-worker
-WORKER_PORT=$(<"$TMP/worker.port")
-WORKER_METRICS=$(<"$TMP/worker.metrics_port")
+START_WAIT_S=30 # start_server/start_worker: up to 30 s for each port file
+start_server "$T" --zswap_max_pool_bytes=64M --swap_capacity=65536
+start_worker "$T" "$SERVER_PORT" --memory=64M
 
 # Traffic: swap pages through the server (SwapOut/SwapIn from both tiers,
 # RPC outcome series), and worker RPCs (its RPC outcome series). The
 # reclaim, fault, fork and OOM families are exported at 0 from the start.
-"$CTL_BIN" --server="127.0.0.1:$SERVER_PORT" swap-test --pages=1000 >"$TMP/swap-test.out" 2>&1 ||
-  fail "memmgrctl swap-test: $(cat "$TMP/swap-test.out")"
-"$CTL_BIN" --worker="127.0.0.1:$WORKER_PORT" worker-stats >/dev/null || fail "memmgrctl worker-stats"
-"$CTL_BIN" --worker="127.0.0.1:$WORKER_PORT" ps >/dev/null || fail "memmgrctl ps"
+"$CTL" --server="127.0.0.1:$SERVER_PORT" swap-test --pages=1000 >"$T/swap-test.out" 2>&1 ||
+  fail "memmgrctl swap-test: $(cat "$T/swap-test.out")"
+"$CTL" --worker="127.0.0.1:$WORKER_PORT" worker-stats >/dev/null || fail "memmgrctl worker-stats"
+"$CTL" --worker="127.0.0.1:$WORKER_PORT" ps >/dev/null || fail "memmgrctl ps"
 
-curl -sf --max-time 10 "http://127.0.0.1:$SERVER_METRICS/metrics" >"$TMP/server.prom" || fail "scrape memmgr-server"
-curl -sf --max-time 10 "http://127.0.0.1:$WORKER_METRICS/metrics" >"$TMP/worker.prom" || fail "scrape memmgr-worker"
-grep -q '^memmgr_swap_out_pages_total 1000$' "$TMP/server.prom" ||
-  fail "the server's scrape does not show the 1000 pages swap-test sent: $(grep swap_out "$TMP/server.prom")"
-validate metrics "$DASH" "$TMP/server.prom" "$TMP/worker.prom" || fail "metric names"
+curl -sf --max-time 10 "http://127.0.0.1:$SERVER_MPORT/metrics" >"$T/server.prom" || fail "scrape memmgr-server"
+curl -sf --max-time 10 "http://127.0.0.1:$WORKER_MPORT/metrics" >"$T/worker.prom" || fail "scrape memmgr-worker"
+grep -q '^memmgr_swap_out_pages_total 1000$' "$T/server.prom" ||
+  fail "the server's scrape does not show the 1000 pages swap-test sent: $(grep swap_out "$T/server.prom")"
+validate metrics "$DASH" "$T/server.prom" "$T/worker.prom" || fail "metric names"
 
 echo "== 5. negative cases: each broken copy fails its stage"
 # mutation | stage | part of the expected message
@@ -175,24 +119,24 @@ NEGATIVE=(
   "counter-without-rate|metrics|counter memmgr_rpc_requests_total used in sum() without rate()"
   "variable-unknown-metric|metrics|metric memmgr_worker_frame_capacity is not in the scrape"
 )
-mkdir "$TMP/broken"
-validate mutate all "$DASH" "$TMP/broken" || fail "mutate"
+mkdir "$T/broken"
+validate mutate all "$DASH" "$T/broken" || fail "mutate"
 covered=" "
 for entry in "${NEGATIVE[@]}"; do
   IFS='|' read -r mutation stage want <<<"$entry"
   covered+="$mutation "
-  broken=$TMP/broken/$mutation.json
+  broken=$T/broken/$mutation.json
   [[ -s $broken ]] || fail "mutate wrote no $broken"
-  out=$TMP/broken/$mutation.out
+  out=$T/broken/$mutation.out
   set +e
   case $stage in
     schema) validate schema --cache "$SCHEMA_CACHE" "$broken" >"$out" 2>&1 ;;
     structure) validate structure "$broken" >"$out" 2>&1 ;;
     promtool)
-      validate rules "$broken" "$TMP/broken/$mutation.yml" >/dev/null &&
-        promtool check rules "$TMP/broken/$mutation.yml" >"$out" 2>&1
+      validate rules "$broken" "$T/broken/$mutation.yml" >/dev/null &&
+        promtool check rules "$T/broken/$mutation.yml" >"$out" 2>&1
       ;;
-    metrics) validate metrics "$broken" "$TMP/server.prom" "$TMP/worker.prom" >"$out" 2>&1 ;;
+    metrics) validate metrics "$broken" "$T/server.prom" "$T/worker.prom" >"$out" 2>&1 ;;
     *) fail "unknown stage $stage" ;;
   esac
   rc=$?

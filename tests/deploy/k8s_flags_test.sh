@@ -22,47 +22,22 @@
 # that a flag the binaries do not know fails both the --help check and the
 # start.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 2
-fi
-SRC=$(cd "$1" && pwd)
-BUILD=$(cd "$2" && pwd)
+deploy_args "$@"
 K8S="$SRC/deploy/k8s"
 TESTS="$SRC/tests/deploy"
-SERVER_BIN="$BUILD/server/memmgr-server"
-WORKER_BIN="$BUILD/worker/memmgr-worker"
-CTL="$BUILD/client/memmgrctl"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-for b in "$SERVER_BIN" "$WORKER_BIN" "$CTL"; do
-  [[ -x $b ]] || fail "$b is not built"
-done
-for tool in kubectl node curl; do
-  command -v "$tool" >/dev/null || fail "$tool is not installed"
-done
+need_built "$SERVER" "$WORKER" "$CTL"
+need_tools kubectl node curl
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/k8s_flags.XXXXXX")
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then
-      kill -KILL "$p" 2>/dev/null || true
-      wait "$p" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$T"
-}
-trap cleanup EXIT
+# KILL on exit: what SIGTERM does is under test here.
+deploy_tmpdir k8s_flags KILL
 start=$SECONDS
 
-"$SERVER_BIN" --helpfull >"$T/server.help" 2>&1 || true
-"$WORKER_BIN" serve --help >"$T/worker.help" 2>&1 || fail "memmgr-worker serve --help failed"
+"$SERVER" --helpfull >"$T/server.help" 2>&1 || true
+"$WORKER" serve --help >"$T/worker.help" 2>&1 || fail "memmgr-worker serve --help failed"
 grep -q -- '--data_dir' "$T/server.help" || fail "memmgr-server --helpfull lists no --data_dir: $(head -3 "$T/server.help")"
 grep -q -- '--listen' "$T/worker.help" || fail "memmgr-worker serve --help lists no --listen"
 
@@ -84,17 +59,6 @@ effective() { # DIR NAME -> the flag's value after rewriting
   local line
   line=$(grep -m1 "^$2=" "$1/effective") || fail "$1: flag --$2 not set by the manifest"
   echo "${line#*=}"
-}
-
-wait_port() { # FILE PID LOG LABEL
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; fail "$4 exited before serving"; }
-    sleep 0.1
-  done
-  cat "$3" >&2
-  fail "$4 wrote no port file within 20 s"
 }
 
 LAST_PID=
@@ -144,6 +108,18 @@ bytes_of() { # ByteSize value -> bytes (the server's own rules)
   node -e 'console.log(require(process.argv[1]).parseByteSize(process.argv[2]))' "$TESTS/k8s_lib.js" "$1"
 }
 
+# serving BIN NAME LABEL: starts BIN with the manifest's D/NAME/argv (output
+# D/NAME.log), waits for D/NAME.port and D/NAME.mport (20 s each) and asks
+# its gRPC health service. Sets LAST_PID, PORT and MPORT.
+serving() {
+  launch "$1" "$D/$2/argv" "$D/$2.log"
+  wait_file "$D/$2.port" "$LAST_PID" "$3" "$D/$2.log" 20
+  wait_file "$D/$2.mport" "$LAST_PID" "$3 (metrics)" "$D/$2.log" 20
+  PORT=$(cat "$D/$2.port")
+  MPORT=$(cat "$D/$2.mport")
+  health "127.0.0.1:$PORT" "$3"
+}
+
 extract_server() { # RENDER DIR [extra k8s_extract options]
   local r=$1 d=$2
   shift 2
@@ -172,12 +148,8 @@ for r in base dev prod; do
   extract_server "$D/render.yaml" "$D" || fail "$r: cannot extract the server's command line"
   unknown=$(flags_known "$T/server.help" "$D/server/flags") ||
     fail "$r: memmgr-server does not know $unknown (used by the manifest)"
-  launch "$SERVER_BIN" "$D/server/argv" "$D/server.log"
-  spid=$LAST_PID
-  wait_port "$D/server.port" "$spid" "$D/server.log" "$r memmgr-server"
-  wait_port "$D/server.mport" "$spid" "$D/server.log" "$r memmgr-server (metrics)"
-  sport=$(cat "$D/server.port")
-  health "127.0.0.1:$sport" "$r memmgr-server"
+  serving "$SERVER" server "$r memmgr-server"
+  spid=$LAST_PID sport=$PORT smport=$MPORT
   "$CTL" --server="127.0.0.1:$sport" -o json stats >"$D/stats.json" || fail "$r: memmgrctl stats failed"
   want_cap=$(effective "$D/server" swap_capacity)
   [[ $(json_field "$D/stats.json" o.slots_capacity) == "$want_cap" ]] ||
@@ -189,7 +161,6 @@ for r in base dev prod; do
   [[ $(effective "$D/server" sync) == true ]] && want_sync=true
   [[ $(json_field "$D/stats.json" o.sync_writes) == "$want_sync" ]] ||
     fail "$r: server sync_writes $(json_field "$D/stats.json" o.sync_writes), manifest --sync=$want_sync"
-  smport=$(cat "$D/server.mport")
   [[ $(metric "$smport" memmgr_swap_slots_capacity) == "$want_cap" ]] ||
     fail "$r: /metrics memmgr_swap_slots_capacity is not $want_cap"
   echo "ok $r memmgr-server: SERVING, swap_capacity $want_cap, pool $want_pool bytes, sync $want_sync"
@@ -199,13 +170,8 @@ for r in base dev prod; do
   extract_worker "$D/render.yaml" "$D" "$node_name" "127.0.0.1:$sport" || fail "$r: cannot extract the worker's command line"
   unknown=$(flags_known "$T/worker.help" "$D/worker/flags") ||
     fail "$r: memmgr-worker serve does not know $unknown (used by the manifest)"
-  launch "$WORKER_BIN" "$D/worker/argv" "$D/worker.log"
-  wpid=$LAST_PID
-  wait_port "$D/worker.port" "$wpid" "$D/worker.log" "$r memmgr-worker"
-  wait_port "$D/worker.mport" "$wpid" "$D/worker.log" "$r memmgr-worker (metrics)"
-  wport=$(cat "$D/worker.port")
-  wmport=$(cat "$D/worker.mport")
-  health "127.0.0.1:$wport" "$r memmgr-worker"
+  serving "$WORKER" worker "$r memmgr-worker"
+  wpid=$LAST_PID wport=$PORT wmport=$MPORT
   mem=$(grep -m1 '^MEMMGR_CONTAINER_MEMORY=' "$D/worker/env" | cut -d= -f2)
   cpus=$(grep -m1 '^MEMMGR_CPU_LIMIT=' "$D/worker/env" | cut -d= -f2)
   pct=$(effective "$D/worker" memory_percent)
@@ -233,9 +199,9 @@ for r in base dev prod; do
     stop_clean "$spid" "$(cat "$D/server/grace")" "$D/server.log" "$r memmgr-server (restart)"
     rm -f "$D/server.port" "$D/server.mport"
     SERVER_LISTEN="127.0.0.1:$sport" extract_server "$D/render.yaml" "$D" || fail "re-extract"
-    launch "$SERVER_BIN" "$D/server/argv" "$D/server2.log"
+    launch "$SERVER" "$D/server/argv" "$D/server2.log"
     spid=$LAST_PID
-    wait_port "$D/server.port" "$spid" "$D/server2.log" "$r memmgr-server (restarted)"
+    wait_file "$D/server.port" "$spid" "$r memmgr-server (restarted)" "$D/server2.log" 20
     health "127.0.0.1:$sport" "$r memmgr-server (restarted)"
     "$CTL" --server="127.0.0.1:$sport" -o json leases >"$D/leases2.json" || fail "memmgrctl leases after restart failed"
     [[ $(json_field "$D/leases2.json" "o.leases.filter((l) => l.node_name === '$node_name').length") == 1 ]] ||
@@ -252,35 +218,33 @@ for r in base dev prod; do
 done
 
 # ---- once: a flag the binaries do not know fails the check and the start.
+# BIN (memmgr-server or memmgr-worker) started from D/NAME/argv must exit
+# within 10 s, non-zero (sets rc), before writing D/NAME.port, and its log
+# D/NAME.log must name the flag.
+refuses_unknown_flag() { # BIN NAME
+  local bin=$1 name=$2 label pid i
+  label=$(basename "$bin")
+  launch "$bin" "$D/$name/argv" "$D/$name.log"
+  pid=$LAST_PID
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && fail "$label kept running with an unknown flag in its flag file"
+  rc=0
+  wait "$pid" || rc=$?
+  [[ $rc -ne 0 && ! -s $D/$name.port ]] || fail "$label accepted an unknown flag (exit $rc)"
+  grep -q no_such_flag_for_k8s_test "$D/$name.log" || fail "$label's error does not name the unknown flag"
+}
 D="$T/unknown"
 mkdir -p "$D"
 extract_server "$T/base/render.yaml" "$D" --append_to_flagfile=--no_such_flag_for_k8s_test=1 || fail "extract"
 grep -q '^--no_such_flag_for_k8s_test=1$' "$D/server/server.flags" || fail "the unknown flag was not added"
 flags_known "$T/server.help" "$D/server/flags" >/dev/null && fail "the --help check accepted --no_such_flag_for_k8s_test"
-launch "$SERVER_BIN" "$D/server/argv" "$D/server.log"
-pid=$LAST_PID
-for ((i = 0; i < 100; i++)); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$pid" 2>/dev/null && fail "memmgr-server kept running with an unknown flag in its flag file"
-rc=0
-wait "$pid" || rc=$?
-[[ $rc -ne 0 && ! -s $D/server.port ]] || fail "memmgr-server accepted an unknown flag (exit $rc)"
-grep -q no_such_flag_for_k8s_test "$D/server.log" || fail "memmgr-server's error does not name the unknown flag"
+refuses_unknown_flag "$SERVER" server
 extract_worker "$T/base/render.yaml" "$D" k8s-test-unknown 127.0.0.1:1 --append_to_flagfile=--no_such_flag_for_k8s_test=1 || fail "extract"
 flags_known "$T/worker.help" "$D/worker/flags" >/dev/null && fail "the --help check accepted --no_such_flag_for_k8s_test (worker)"
-launch "$WORKER_BIN" "$D/worker/argv" "$D/worker.log"
-pid=$LAST_PID
-for ((i = 0; i < 100; i++)); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$pid" 2>/dev/null && fail "memmgr-worker kept running with an unknown flag in its flag file"
-rc=0
-wait "$pid" || rc=$?
-[[ $rc -ne 0 && ! -s $D/worker.port ]] || fail "memmgr-worker accepted an unknown flag (exit $rc)"
-grep -q no_such_flag_for_k8s_test "$D/worker.log" || fail "memmgr-worker's error does not name the unknown flag"
+refuses_unknown_flag "$WORKER" worker
 echo "ok an unknown flag in the flag files fails the --help check and both binaries' start (exit $rc: $(head -1 "$D/worker.log"))"
 
 echo "k8s_flags_test: all checks passed in $((SECONDS - start)) s"

@@ -14,28 +14,17 @@
 # Offline; needs kubectl (its built-in kustomize), yamllint, node and
 # tests/deploy/node_modules (scripts/install-deps).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $# -lt 1 ]]; then
-  echo "usage: $0 SOURCE_DIR [BUILD_DIR]" >&2
-  exit 2
-fi
-SRC=$(cd "$1" && pwd)
+deploy_args "$@"
 K8S="$SRC/deploy/k8s"
 TESTS="$SRC/tests/deploy"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+need_tools kubectl yamllint node
+need_node_modules kubernetes-models
 
-for tool in kubectl yamllint node; do
-  command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps installs it)"
-done
-[[ -d "$TESTS/node_modules/kubernetes-models" ]] ||
-  fail "$TESTS/node_modules is missing: run npm ci in tests/deploy (scripts/install-deps)"
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/k8s_manifests.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+deploy_tmpdir k8s_manifests
 
 start=$SECONDS
 

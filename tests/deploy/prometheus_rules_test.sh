@@ -23,52 +23,24 @@
 # Steps 4 and 5 run once more on mutated copies, which must fail (so each
 # check is shown to be able to fail).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $# -lt 2 ]]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 2
-fi
-SRC=$(cd "$1" && pwd)
-BUILD=$(cd "$2" && pwd)
+deploy_args "$@"
 PROMDIR="$SRC/deploy/k8s/base/prometheus"
 RULES="$PROMDIR/memmgr-rules.yml"
 RULETESTS="$PROMDIR/memmgr-rules.test.yml"
 PROMYML="$PROMDIR/prometheus.yml"
 LIB="$SRC/tests/deploy/prometheus_lib.js"
-SERVER="$BUILD/server/memmgr-server"
-WORKER="$BUILD/worker/memmgr-worker"
-CTL="$BUILD/client/memmgrctl"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-for tool in promtool node curl; do
-  command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps installs it)"
-done
-for b in "$SERVER" "$WORKER" "$CTL"; do
-  [[ -x "$b" ]] || fail "$b is not built"
-done
+need_tools promtool node curl
+need_built "$SERVER" "$WORKER" "$CTL"
 for f in "$RULES" "$RULETESTS" "$PROMYML" "$SRC/docs/operations.md"; do
   [[ -f "$f" ]] || fail "$f is missing"
 done
-(cd "$SRC/tests/deploy" && node -e 'require("@prometheus-io/lezer-promql"); require("yaml")' 2>/dev/null) ||
-  fail "tests/deploy/node_modules lacks @prometheus-io/lezer-promql or yaml (package.json; scripts/install-deps runs npm ci)"
+need_node_modules @prometheus-io/lezer-promql yaml
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/prometheus_rules.XXXXXX")
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$T"
-}
-trap cleanup EXIT
+deploy_tmpdir prometheus_rules
 
 start=$SECONDS
 step() { echo "--- $* ($((SECONDS - start)) s)"; }
@@ -112,31 +84,13 @@ node "$LIB" k8s-sd "$PROMYML"
 
 # 4. the metrics the rules use, against the real binaries
 step "scraping memmgr-server and memmgr-worker"
-wait_file() { # FILE PID WHAT
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ -s "$1" ]] && return 0
-    kill -0 "$2" 2>/dev/null || fail "$3 exited before it was ready (log: $(tail -5 "$4" 2>/dev/null))"
-    sleep 0.1
-  done
-  fail "$3 not ready after 10 s"
-}
-"$SERVER" --data_dir="$T/db" --listen=127.0.0.1:0 --port_file="$T/server.port" \
-  --metrics_listen=127.0.0.1:0 --metrics_port_file="$T/server.mport" >"$T/server.log" 2>&1 &
-PIDS+=($!)
-wait_file "$T/server.port" "${PIDS[0]}" memmgr-server "$T/server.log"
-wait_file "$T/server.mport" "${PIDS[0]}" memmgr-server "$T/server.log"
-SPORT=$(cat "$T/server.port")
-"$WORKER" serve --listen=127.0.0.1:0 --port_file="$T/worker.port" \
-  --metrics_listen=127.0.0.1:0 --metrics_port_file="$T/worker.mport" \
-  --memory=64M --server="127.0.0.1:$SPORT" >"$T/worker.log" 2>&1 &
-PIDS+=($!)
-wait_file "$T/worker.mport" "${PIDS[1]}" memmgr-worker "$T/worker.log"
+start_server "$T"
+start_worker "$T" "$SERVER_PORT" --memory=64M
 # Swap traffic so the per-code, per-tier and per-codec series exist.
-"$CTL" --server="127.0.0.1:$SPORT" swap-test --pages=300 >"$T/swap_test.out" 2>&1 ||
+"$CTL" --server="127.0.0.1:$SERVER_PORT" swap-test --pages=300 >"$T/swap_test.out" 2>&1 ||
   { cat "$T/swap_test.out" >&2; fail "memmgrctl swap-test"; }
-curl -sf "http://127.0.0.1:$(cat "$T/server.mport")/metrics" -o "$T/server.prom" || fail "scraping memmgr-server"
-curl -sf "http://127.0.0.1:$(cat "$T/worker.mport")/metrics" -o "$T/worker.prom" || fail "scraping memmgr-worker"
+curl -sf "http://127.0.0.1:$SERVER_MPORT/metrics" -o "$T/server.prom" || fail "scraping memmgr-server"
+curl -sf "http://127.0.0.1:$WORKER_MPORT/metrics" -o "$T/worker.prom" || fail "scraping memmgr-worker"
 grep -q '^memmgr_worker_swap_info{mode="server"} 1' "$T/worker.prom" ||
   fail "the worker does not swap to the server (memmgr_worker_swap_info): the reclaim series would be missing"
 grep -q '^memmgr_swap_out_pages_total 300' "$T/server.prom" ||

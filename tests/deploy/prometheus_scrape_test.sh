@@ -23,20 +23,14 @@
 #     every rule healthy, no down alert.
 # Everything is killed and removed on exit.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $# -lt 2 ]]; then
-  echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2
-  exit 2
-fi
-SRC=$(cd "$1" && pwd)
-BUILD=$(cd "$2" && pwd)
+deploy_args "$@"
 PROMDIR="$SRC/deploy/k8s/base/prometheus"
 RULES="$PROMDIR/memmgr-rules.yml"
 PROMYML="$PROMDIR/prometheus.yml"
 LIB="$SRC/tests/deploy/prometheus_lib.js"
-SERVER="$BUILD/server/memmgr-server"
-WORKER="$BUILD/worker/memmgr-worker"
-CTL="$BUILD/client/memmgrctl"
 # The worker service test's guest; "probe hog" touches 1 MiB after 1 MiB
 # until its memory limit OOM-kills it.
 HOG="$BUILD/tests/worker_service_testdata/worker_probe"
@@ -44,80 +38,29 @@ PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 PAGES=1000
 CAPACITY=1024
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-for tool in node curl python3; do
-  command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps installs it)"
-done
+need_tools node curl python3
 [[ -x "$PROMETHEUS" ]] || fail "$PROMETHEUS is missing (Debian package prometheus; scripts/install-deps)"
-for b in "$SERVER" "$WORKER" "$CTL" "$HOG"; do
-  [[ -x "$b" ]] || fail "$b is not built"
-done
-(cd "$SRC/tests/deploy" && node -e 'require("@prometheus-io/lezer-promql"); require("yaml")' 2>/dev/null) ||
-  fail "tests/deploy/node_modules lacks @prometheus-io/lezer-promql or yaml (package.json; scripts/install-deps runs npm ci)"
+need_built "$SERVER" "$WORKER" "$CTL" "$HOG"
+need_node_modules @prometheus-io/lezer-promql yaml
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/prometheus_scrape.XXXXXX")
-PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ $rc -ne 0 ]]; then
-    for log in "$T"/*.log; do
-      [[ -f "$log" ]] && { echo "--- tail of $(basename "$log")" >&2; tail -15 "$log" >&2; }
-    done
-  fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
+deploy_tmpdir prometheus_scrape
 
 start=$SECONDS
 step() { echo "--- $* ($((SECONDS - start)) s)"; }
 
-wait_file() { # FILE PID WHAT LOG
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ -s "$1" ]] && return 0
-    kill -0 "$2" 2>/dev/null || fail "$3 exited before it was ready"
-    sleep 0.1
-  done
-  fail "$3 not ready after 10 s"
-}
-
 step "starting memmgr-server and memmgr-worker"
-"$SERVER" --data_dir="$T/db" --listen=127.0.0.1:0 --port_file="$T/server.port" \
-  --metrics_listen=127.0.0.1:0 --metrics_port_file="$T/server.mport" \
-  --swap_capacity=$CAPACITY --lease_ttl=10m >"$T/server.log" 2>&1 &
-SERVER_PID=$!
-PIDS+=("$SERVER_PID")
-wait_file "$T/server.port" "$SERVER_PID" memmgr-server
-wait_file "$T/server.mport" "$SERVER_PID" memmgr-server
-SPORT=$(cat "$T/server.port")
-SMPORT=$(cat "$T/server.mport")
+start_server "$T" --swap_capacity=$CAPACITY --lease_ttl=10m
 # No sandbox runs on the worker, so it swaps nothing out: the server's
 # swap-out counter is exactly what swap-test sends.
-"$WORKER" serve --listen=127.0.0.1:0 --port_file="$T/worker.port" \
-  --metrics_listen=127.0.0.1:0 --metrics_port_file="$T/worker.mport" \
-  --memory=64M --server="127.0.0.1:$SPORT" --worker_id=prometheus-scrape-test >"$T/worker.log" 2>&1 &
-WORKER_PID=$!
-PIDS+=("$WORKER_PID")
-wait_file "$T/worker.mport" "$WORKER_PID" memmgr-worker
-WMPORT=$(cat "$T/worker.mport")
+start_worker "$T" "$SERVER_PORT" --memory=64M --worker_id=prometheus-scrape-test
 
 SERVER_POD=memmgr-server-0
 WORKER_POD=memmgr-worker-t3st1
 NODE=test-node-a
 cat >"$T/expect_targets.json" <<EOF
 {
-  "memmgr-server": {"address": "127.0.0.1:$SMPORT", "namespace": "memmgr", "pod": "$SERVER_POD", "node": "$NODE"},
-  "memmgr-worker": {"address": "127.0.0.1:$WMPORT", "namespace": "memmgr", "pod": "$WORKER_POD", "node": "$NODE"}
+  "memmgr-server": {"address": "127.0.0.1:$SERVER_MPORT", "namespace": "memmgr", "pod": "$SERVER_POD", "node": "$NODE"},
+  "memmgr-worker": {"address": "127.0.0.1:$WORKER_MPORT", "namespace": "memmgr", "pod": "$WORKER_POD", "node": "$NODE"}
 }
 EOF
 expect() { # PHASE
@@ -132,8 +75,8 @@ expect after >"$T/expect_after.json"
 
 step "deriving the config from $PROMYML"
 node "$LIB" derive "$PROMYML" "$T/prometheus.yml" "$RULES" \
-  "memmgr-server=127.0.0.1:$SMPORT,$SERVER_POD,$NODE" \
-  "memmgr-worker=127.0.0.1:$WMPORT,$WORKER_POD,$NODE"
+  "memmgr-server=127.0.0.1:$SERVER_MPORT,$SERVER_POD,$NODE" \
+  "memmgr-worker=127.0.0.1:$WORKER_MPORT,$WORKER_POD,$NODE"
 if command -v promtool >/dev/null; then
   promtool check config "$T/prometheus.yml" >"$T/check_config.out" 2>&1 ||
     { cat "$T/check_config.out" >&2; fail "promtool check config of the derived config"; }
@@ -175,13 +118,13 @@ step "prometheus on port $PPORT: waiting for the first scrapes"
 node "$LIB" scrape-check "$BASE" "$RULES" "$T/expect_before.json"
 
 step "swap-test --pages=$PAGES --keep"
-"$CTL" --server="127.0.0.1:$SPORT" swap-test --pages=$PAGES --keep --state_file="$T/swap.state" \
+"$CTL" --server="127.0.0.1:$SERVER_PORT" swap-test --pages=$PAGES --keep --state_file="$T/swap.state" \
   >"$T/swap_test.log" 2>&1 || fail "memmgrctl swap-test failed"
 
 step "a sandbox over its 8M memory limit (OOM kill, scope memcg)"
-SB=$("$CTL" --worker="127.0.0.1:$(cat "$T/worker.port")" create --elf="$HOG" --memory=8M --start -- probe hog) ||
+SB=$("$CTL" --worker="127.0.0.1:$WORKER_PORT" create --elf="$HOG" --memory=8M --start -- probe hog) ||
   fail "memmgrctl create failed"
-"$CTL" --worker="127.0.0.1:$(cat "$T/worker.port")" wait --wait_timeout=30s "$SB" >"$T/hog_wait.log" 2>&1 ||
+"$CTL" --worker="127.0.0.1:$WORKER_PORT" wait --wait_timeout=30s "$SB" >"$T/hog_wait.log" 2>&1 ||
   { cat "$T/hog_wait.log" >&2; fail "memmgrctl wait $SB"; }
 grep -q 'OOM_KILLED (memcg' "$T/hog_wait.log" || fail "the hog was not OOM-killed for its memory limit: $(cat "$T/hog_wait.log")"
 
