@@ -36,6 +36,10 @@ absl::Status ValidateSpec(const v1::RegisterWorkerRequest& spec) {
   if (spec.address().size() > 255) {
     return absl::InvalidArgumentError("address is longer than 255 bytes");
   }
+  if (spec.numa_node() > 1023) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("numa_node ", spec.numa_node(), " is out of 0..1023"));
+  }
   if (spec.distances_size() > 1024) {
     return absl::InvalidArgumentError("more than 1024 node distances");
   }
@@ -352,6 +356,31 @@ absl::StatusOr<LeaseGrant> SwapStore::RegisterLease(
   if (next_lease_ > std::numeric_limits<uint32_t>::max()) {
     return absl::ResourceExhaustedError("lease numbers exhausted");
   }
+  if (spec.cluster_member()) {
+    // One member per node (like a NUMA node id, it names one place). A
+    // member with the same name is the same worker restarted after a crash:
+    // it takes over, and the old lease ends now instead of at its expiry.
+    const absl::Time now = options_.clock->Now();
+    std::vector<uint32_t> replaced;
+    absl::Status conflict;
+    leases_.ForEach([&](const Lease& other) {
+      if (!other.spec.cluster_member() ||
+          other.spec.numa_node() != spec.numa_node() || other.deadline < now) {
+        return;
+      }
+      if (other.spec.node_name() == spec.node_name()) {
+        replaced.push_back(other.number);
+      } else if (conflict.ok()) {
+        conflict = absl::AlreadyExistsError(absl::StrCat(
+            "numa_node ", spec.numa_node(), " is held by live worker '",
+            other.spec.node_name(), "' (lease expires in ",
+            absl::FormatDuration(other.deadline - now),
+            "); give this worker another node id"));
+      }
+    });
+    MEMMGR_RETURN_IF_ERROR(conflict);
+    for (uint32_t number : replaced) EndLeaseLocked(number);
+  }
   Lease lease;
   lease.id = LeaseTable::NewLeaseId();
   lease.number = static_cast<uint32_t>(next_lease_);
@@ -373,13 +402,20 @@ absl::StatusOr<LeaseGrant> SwapStore::RegisterLease(
   return grant;
 }
 
-absl::Status SwapStore::Heartbeat(absl::string_view lease_id) {
+absl::Status SwapStore::Heartbeat(absl::string_view lease_id,
+                                  v1::RegisterWorkerRequest* spec) {
   MutexLock l(&mu_);
   const absl::Time now = options_.clock->Now();
   absl::StatusOr<Lease*> lease = leases_.Resolve(lease_id, now);
   if (!lease.ok()) return lease.status();
   (*lease)->deadline = now + options_.lease_ttl;
+  if (spec != nullptr) *spec = (*lease)->spec;
   return absl::OkStatus();
+}
+
+absl::Status SwapStore::CheckLease(absl::string_view lease_id) {
+  MutexLock l(&mu_);
+  return leases_.Resolve(lease_id, options_.clock->Now()).status();
 }
 
 absl::StatusOr<uint64_t> SwapStore::UnregisterLease(

@@ -127,7 +127,11 @@ class SwapStore {
 
   absl::StatusOr<LeaseGrant> RegisterLease(
       const v1::RegisterWorkerRequest& spec);
-  absl::Status Heartbeat(absl::string_view lease_id);
+  // Refreshes the lease; copies its registration into *spec if non-null.
+  absl::Status Heartbeat(absl::string_view lease_id,
+                         v1::RegisterWorkerRequest* spec = nullptr);
+  // OK while the lease is live (no refresh); the Heartbeat errors otherwise.
+  absl::Status CheckLease(absl::string_view lease_id);
   // Ends the lease now and frees its slots; returns how many.
   absl::StatusOr<uint64_t> UnregisterLease(absl::string_view lease_id);
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "common/crc32c.h"
 #include "gtest/gtest.h"
 #include "server/swap/rocksdb_slot_storage.h"
@@ -360,6 +361,43 @@ TEST_F(SwapStoreTest, RottenBytesAreDataLossNeverWrongData) {
   faults_->SetCorruptReads(false);
   ASSERT_TRUE(store_->SwapIn(lease, e, &back).ok());
   EXPECT_EQ(back[0], Page(1));
+}
+
+TEST_F(SwapStoreTest, ClusterMembersHoldOneNumaNodeEach) {
+  Open();
+  auto member = [](const std::string& name, uint32_t node) {
+    v1::RegisterWorkerRequest r = Spec(name);
+    r.set_numa_node(node);
+    r.set_cluster_member(true);
+    return r;
+  };
+  auto a = store_->RegisterLease(member("node-a", 3));
+  ASSERT_TRUE(a.ok()) << a.status();
+  // Another worker on the same node is refused; the message names the holder.
+  auto b = store_->RegisterLease(member("node-b", 3));
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(absl::StrContains(b.status().message(), "node-a")) << b.status();
+  // A swap-only lease on that node is not a member: no conflict.
+  v1::RegisterWorkerRequest swap_only = Spec("node-b");
+  swap_only.set_numa_node(3);
+  EXPECT_TRUE(store_->RegisterLease(swap_only).ok());
+  // The same worker restarted takes its node over; the old lease ends now.
+  auto again = store_->RegisterLease(member("node-a", 3));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(store_->CheckLease(a->lease_id).ok());
+  EXPECT_TRUE(store_->CheckLease(again->lease_id).ok());
+  // An expired member's node is free for another worker.
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_TRUE(store_->RegisterLease(member("node-b", 3)).ok());
+  // Heartbeat hands back the registration; node ids are bounded.
+  auto c = store_->RegisterLease(member("node-c", 4));
+  ASSERT_TRUE(c.ok());
+  v1::RegisterWorkerRequest spec;
+  ASSERT_TRUE(store_->Heartbeat(c->lease_id, &spec).ok());
+  EXPECT_EQ(spec.node_name(), "node-c");
+  EXPECT_TRUE(spec.cluster_member());
+  EXPECT_EQ(store_->RegisterLease(member("node-d", 1024)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SwapStoreTest, LeaseExpiryFreesItsSlotsOnly) {
