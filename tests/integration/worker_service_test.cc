@@ -407,43 +407,32 @@ TEST(WorkerServeFlagsTest, BadFlagsExitTwoAndHelpTellsTheFlags) {
       RunCommand({MEMMGR_WORKER_BIN, "serve", "--images_dir=/nonexistent"},
                  &out, &err),
       2);
-  // The container's limit bounds the pool; the percentage needs the limit.
-  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--container_memory=64M",
-                        "--memory=128M"},
-                       &out, &err),
-            2);
-  EXPECT_TRUE(absl::StrContains(err, "exceeds --container_memory")) << err;
-  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--memory_percent=50"},
-                       &out, &err),
-            2);
-  EXPECT_TRUE(absl::StrContains(err, "needs --container_memory")) << err;
-  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--container_memory=1G",
-                        "--memory_percent=99"},
-                       &out, &err),
-            2);
-  EXPECT_EQ(
-      RunCommand({MEMMGR_WORKER_BIN, "serve", "--numa_node=near"}, &out, &err),
-      2);
-  EXPECT_TRUE(absl::StrContains(err, "auto")) << err;
-  // Flags files: missing, a line that is not a flag, an unknown flag in it.
+  // Each is usage (exit 2), and the one line says why. The container's
+  // limit bounds the pool; the percentage needs the limit; flags files:
+  // missing, a line that is not a flag, an unknown flag in it.
   TempDir dir;
-  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve",
-                        "--flagfile=" + dir.Sub("missing")},
-                       &out, &err),
-            2);
-  EXPECT_TRUE(absl::StrContains(err, "cannot read")) << err;
   std::ofstream(dir.Sub("bad.flags")) << "# comment\n\nmemory=1G\n";
-  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve",
-                        "--flagfile=" + dir.Sub("bad.flags")},
-                       &out, &err),
-            2);
-  EXPECT_TRUE(absl::StrContains(err, "bad.flags:3")) << err;
   std::ofstream(dir.Sub("unknown.flags")) << "--memroy=1G\n";
-  EXPECT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve",
-                        "--flagfile=" + dir.Sub("unknown.flags")},
-                       &out, &err),
-            2);
-  EXPECT_TRUE(absl::StrContains(err, "unknown flag --memroy")) << err;
+  const struct {
+    std::vector<std::string> flags;
+    std::string says;
+  } bad[] = {
+      {{"--container_memory=64M", "--memory=128M"},
+       "exceeds --container_memory"},
+      {{"--memory_percent=50"}, "needs --container_memory"},
+      {{"--container_memory=1G", "--memory_percent=99"},
+       "want an integer in 1..95"},
+      {{"--numa_node=near"}, "auto"},
+      {{"--flagfile=" + dir.Sub("missing")}, "cannot read"},
+      {{"--flagfile=" + dir.Sub("bad.flags")}, "bad.flags:3"},
+      {{"--flagfile=" + dir.Sub("unknown.flags")}, "unknown flag --memroy"},
+  };
+  for (const auto& b : bad) {
+    std::vector<std::string> argv = {MEMMGR_WORKER_BIN, "serve"};
+    argv.insert(argv.end(), b.flags.begin(), b.flags.end());
+    EXPECT_EQ(RunCommand(argv, &out, &err), 2) << b.flags[0];
+    EXPECT_TRUE(absl::StrContains(err, b.says)) << b.flags[0] << ": " << err;
+  }
   ASSERT_EQ(RunCommand({MEMMGR_WORKER_BIN, "serve", "--help"}, &out, &err), 0);
   for (const char* flag :
        {"--listen", "--metrics_listen", "--memory", "--images_dir",
