@@ -435,10 +435,11 @@ int ServeMain(int argc, char** argv) {
     bool serving ABSL_GUARDED_BY(mu) = false;
     int signal ABSL_GUARDED_BY(mu) = 0;
   };
-  // Leaked on purpose: the detached thread may outlive ServeMain when
-  // Start() fails and the process exits.
-  auto* stop = new StopState;
-  std::thread([stop, stop_signals] {
+  // Never freed: the detached thread may outlive ServeMain (Start() fails
+  // and the process exits). A static pointer keeps it a reachable root for
+  // LeakSanitizer.
+  static StopState* const stop = new StopState;
+  std::thread([stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     MutexLock lock(&stop->mu);
