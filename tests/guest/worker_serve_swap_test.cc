@@ -319,6 +319,8 @@ TEST(WorkerServeSwapFlagsTest, SigtermWhileWaitingForAnUnreachableServerExits) {
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 2);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, 0);
     ::execl(MEMMGR_WORKER_BIN, MEMMGR_WORKER_BIN, "serve",
             "--listen=127.0.0.1:0", "--metrics_listen=", "--server=127.0.0.1:1",
             "--swap_retry_for=5m", static_cast<char*>(nullptr));

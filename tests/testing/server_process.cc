@@ -36,6 +36,20 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// In a forked child before exec: tests never hand the runner's stdin to the
+// program under test. Whatever ctest's caller left there (a CI runner's pipe
+// with bytes in it, a terminal) would otherwise reach a guest's read(0) and
+// make its output depend on the machine (it did: `read -14` in CI, where
+// the same test passed locally with an empty stdin).
+void RedirectStdinFromDevNull() {
+  const int fd = ::open("/dev/null", O_RDONLY);
+  if (fd < 0) ::_exit(127);
+  if (fd != STDIN_FILENO) {
+    ::dup2(fd, STDIN_FILENO);
+    ::close(fd);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
@@ -64,6 +78,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Launch(
   const pid_t pid = ::fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
+    RedirectStdinFromDevNull();
     const int fd =
         ::open(p->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
@@ -147,6 +162,7 @@ int RunCommand(const std::vector<std::string>& argv_in, std::string* out,
   if (::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0) return -1;
   const pid_t pid = ::fork();
   if (pid == 0) {
+    RedirectStdinFromDevNull();
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_pipe[1], STDERR_FILENO);
     ::close(out_pipe[0]);

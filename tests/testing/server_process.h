@@ -63,8 +63,8 @@ class ServerProcess {
   std::string log_path_;
 };
 
-// Runs a command to completion, capturing stdout (and stderr into *err if
-// given). Returns the exit code (or 128+signal).
+// Runs a command to completion with stdin from /dev/null, capturing stdout
+// (and stderr into *err if given). Returns the exit code (or 128+signal).
 int RunCommand(const std::vector<std::string>& argv, std::string* out,
                std::string* err = nullptr);
 
