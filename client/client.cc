@@ -188,4 +188,32 @@ absl::StatusOr<v1::ListLeasesResponse> Client::ListLeases() {
   return resp;
 }
 
+absl::StatusOr<v1::CreateClusterSandboxResponse> Client::CreateClusterSandbox(
+    const v1::CreateClusterSandboxRequest& request) {
+  v1::CreateClusterSandboxResponse resp;
+  std::unique_ptr<grpc::ClientContext> ctx = NewContext();
+  absl::Status s =
+      FromGrpcStatus(stub_->CreateSandbox(ctx.get(), request, &resp));
+  if (!s.ok()) return s;
+  return resp;
+}
+
+absl::StatusOr<v1::ListClusterSandboxesResponse>
+Client::ListClusterSandboxes() {
+  v1::ListClusterSandboxesResponse resp;
+  absl::Status s = Call([&](grpc::ClientContext* ctx) {
+    return stub_->ListSandboxes(ctx, v1::ListClusterSandboxesRequest(), &resp);
+  });
+  if (!s.ok()) return s;
+  return resp;
+}
+
+absl::Status Client::KillClusterSandbox(const std::string& sandbox_id) {
+  v1::KillClusterSandboxRequest req;
+  req.set_sandbox_id(sandbox_id);
+  v1::KillClusterSandboxResponse resp;
+  std::unique_ptr<grpc::ClientContext> ctx = NewContext();
+  return FromGrpcStatus(stub_->KillSandbox(ctx.get(), req, &resp));
+}
+
 }  // namespace memmgr

@@ -55,6 +55,14 @@ class Client {
   absl::StatusOr<v1::GetStatsResponse> GetStats();
   absl::StatusOr<v1::ListLeasesResponse> ListLeases();
 
+  // Cluster placement (the server chooses the worker). CreateClusterSandbox
+  // and KillClusterSandbox are sent once, never retried: a create the
+  // server applied before the connection broke must not run twice.
+  absl::StatusOr<v1::CreateClusterSandboxResponse> CreateClusterSandbox(
+      const v1::CreateClusterSandboxRequest& request);
+  absl::StatusOr<v1::ListClusterSandboxesResponse> ListClusterSandboxes();
+  absl::Status KillClusterSandbox(const std::string& sandbox_id);
+
   // For RPCs without a wrapper yet, and for tests of raw requests.
   v1::MemoryManager::Stub* stub() { return stub_.get(); }
   const ClientOptions& options() const { return options_; }

@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "client/cluster_commands.h"
 #include "client/ctl_commands.h"
 #include "client/worker_client.h"
 #include "client/worker_commands.h"
@@ -58,6 +59,21 @@ ABSL_FLAG(bool, keep_running, false,
 ABSL_FLAG(uint32_t, n, 1, "fork: how many forks (-n 100)");
 ABSL_FLAG(bool, f, false, "logs: follow the output until the sandbox stops");
 ABSL_FLAG(uint64_t, offset, 0, "logs: byte offset to start from");
+ABSL_FLAG(std::string, policy, "default",
+          "place: the mempolicy: default (most free memory above high, "
+          "nearest to --nodes' first), preferred (--nodes=N, else nearest), "
+          "bind (only --nodes, never spills) or interleave (a --group "
+          "round-robin over --nodes)");
+ABSL_FLAG(std::vector<std::string>, nodes, {},
+          "place: node ids for --policy, e.g. --nodes=0,2");
+ABSL_FLAG(std::string, group, "",
+          "place: the interleave group (sandboxes of one group share a "
+          "round-robin cursor)");
+ABSL_FLAG(bool, dry_run, false,
+          "place: only decide where it would go; create nothing");
+ABSL_FLAG(bool, explain, false,
+          "place: print why: the policy, every node considered and the "
+          "outcome");
 ABSL_FLAG(absl::Duration, wait_timeout, absl::ZeroDuration(),
           "wait: give up after this long (DEADLINE_EXCEEDED); 0 = wait until "
           "the sandbox stops");
@@ -82,6 +98,14 @@ constexpr char kUsage[] =
     "  delete-snapshot SNAPSHOT\n"
     "  ps             every sandbox: state, snapshot, resident/shared pages\n"
     "  worker-stats   frames used/shared, sandboxes, snapshots, forks\n\n"
+    "Cluster commands (against --server, which places on its workers):\n"
+    "  place [--policy=default|preferred|bind|interleave] [--nodes=0,2]\n"
+    "        [--group=G] [--explain] [--dry_run] [create's flags] -- ARGV...\n"
+    "                 create a sandbox on the node the policy picks; prints\n"
+    "                 its cluster id, node, worker address and worker id\n"
+    "                 (then use logs/wait with --worker=that address)\n"
+    "  cluster-ps     every sandbox the server placed, with its node/status\n"
+    "  cluster-kill ID   kill a placed sandbox (by its cluster id)\n\n"
     "Server commands (against --server):\n"
     "  stats       swap slots, pages in/out, leases, RocksDB size\n"
     "  leases      live worker leases\n"
@@ -188,10 +212,44 @@ int main(int argc, char** argv) {
       status != kNotAWorkerCommand) {
     return status;
   }
-  if (!rest.empty()) {
+  const bool cluster_command = command == "place" || command == "cluster-ps" ||
+                               command == "cluster-kill";
+  if (command == "cluster-kill" && rest.size() != 1) {
+    std::cerr << "memmgrctl: cluster-kill takes one sandbox ID\n";
+    return 2;
+  }
+  if (command == "place" && absl::GetFlag(FLAGS_dry_run) && !rest.empty()) {
+    std::cerr << "memmgrctl: place --dry_run takes no ARGV\n";
+    return 2;
+  }
+  if (!rest.empty() && command != "place" && command != "cluster-kill") {
     std::cerr << kUsage << "\nmemmgrctl: " << command
               << " takes no arguments\n";
     return 2;
+  }
+  memmgr::PlaceCommand place;
+  if (command == "place") {
+    absl::StatusOr<memmgr::v1::Mempolicy> policy = memmgr::ParseMempolicy(
+        absl::GetFlag(FLAGS_policy), absl::GetFlag(FLAGS_nodes),
+        absl::GetFlag(FLAGS_group));
+    if (!policy.ok()) {
+      std::cerr << "memmgrctl: place: " << policy.status().message() << "\n";
+      return 2;
+    }
+    place.policy = *std::move(policy);
+    place.dry_run = absl::GetFlag(FLAGS_dry_run);
+    place.explain = absl::GetFlag(FLAGS_explain);
+    memmgr::CreateCommand& c = place.sandbox;
+    c.elf_path = absl::GetFlag(FLAGS_elf);
+    c.image = absl::GetFlag(FLAGS_image);
+    c.args = rest;
+    c.env = absl::GetFlag(FLAGS_env);
+    c.stdin_path = absl::GetFlag(FLAGS_stdin);
+    c.memory_bytes = absl::GetFlag(FLAGS_memory).bytes;
+    c.limit_instructions = absl::GetFlag(FLAGS_limit_instructions);
+    c.limit_output_bytes = absl::GetFlag(FLAGS_limit_output_bytes).bytes;
+    c.wall_time = absl::GetFlag(FLAGS_wall_time);
+    c.start = absl::GetFlag(FLAGS_start);
   }
   memmgr::ClientOptions options;
   options.target = absl::GetFlag(FLAGS_server);
@@ -204,6 +262,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   memmgr::CtlEnv env{client->get(), output_format, &std::cout, &std::cerr};
+  if (cluster_command) {
+    if (command == "place") return memmgr::RunPlace(env, place);
+    if (command == "cluster-ps") return memmgr::RunClusterPs(env);
+    return memmgr::RunClusterKill(env, rest[0]);
+  }
   if (command == "stats") return memmgr::RunStats(env);
   if (command == "leases") return memmgr::RunLeases(env);
   if (command == "swap-test") {

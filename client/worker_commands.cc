@@ -61,35 +61,40 @@ std::string FormatStopStatus(const v1::StopStatus& s) {
   return out;
 }
 
-int RunCreate(const WorkerCtlEnv& env, const CreateCommand& c) {
+bool BuildCreateRequest(const CreateCommand& c, v1::CreateSandboxRequest* req,
+                        std::ostream* err) {
   if (c.elf_path.empty() == c.image.empty()) {
-    *env.err << "memmgrctl: create needs exactly one of --elf=FILE and "
-                "--image=NAME\n";
-    return 2;
+    *err << "memmgrctl: create needs exactly one of --elf=FILE and "
+            "--image=NAME\n";
+    return false;
   }
-  v1::CreateSandboxRequest req;
   if (!c.elf_path.empty()) {
-    if (!ReadLocalFile(c.elf_path, req.mutable_elf())) {
-      *env.err << "memmgrctl: create: cannot read --elf=" << c.elf_path << "\n";
-      return 2;
+    if (!ReadLocalFile(c.elf_path, req->mutable_elf())) {
+      *err << "memmgrctl: create: cannot read --elf=" << c.elf_path << "\n";
+      return false;
     }
   } else {
-    req.set_image(c.image);
+    req->set_image(c.image);
   }
   if (!c.stdin_path.empty() &&
-      !ReadLocalFile(c.stdin_path, req.mutable_stdin())) {
-    *env.err << "memmgrctl: create: cannot read --stdin=" << c.stdin_path
-             << "\n";
-    return 2;
+      !ReadLocalFile(c.stdin_path, req->mutable_stdin())) {
+    *err << "memmgrctl: create: cannot read --stdin=" << c.stdin_path << "\n";
+    return false;
   }
-  for (const std::string& a : c.args) req.add_args(a);
-  for (const std::string& e : c.env) req.add_env(e);
-  v1::SandboxLimits* l = req.mutable_limits();
+  for (const std::string& a : c.args) req->add_args(a);
+  for (const std::string& e : c.env) req->add_env(e);
+  v1::SandboxLimits* l = req->mutable_limits();
   l->set_memory_max_pages((c.memory_bytes + kPage - 1) / kPage);
   l->set_instructions(c.limit_instructions);
   l->set_output_bytes(c.limit_output_bytes);
   l->set_wall_time_ms(
       static_cast<uint64_t>(absl::ToInt64Milliseconds(c.wall_time)));
+  return true;
+}
+
+int RunCreate(const WorkerCtlEnv& env, const CreateCommand& c) {
+  v1::CreateSandboxRequest req;
+  if (!BuildCreateRequest(c, &req, env.err)) return 2;
   absl::StatusOr<v1::CreateSandboxResponse> r = env.client->CreateSandbox(req);
   if (!r.ok()) return Fail(env, "create", r.status());
   if (c.start) {

@@ -40,6 +40,10 @@ struct CreateCommand {
   absl::Duration wall_time = absl::ZeroDuration();
   bool start = false;  // Start it right after creating it
 };
+// The CreateSandboxRequest of `c` (reads its local files); false after
+// printing one line to `err` (usage: exit 2).
+bool BuildCreateRequest(const CreateCommand& c, v1::CreateSandboxRequest* req,
+                        std::ostream* err);
 int RunCreate(const WorkerCtlEnv& env, const CreateCommand& c);
 int RunStart(const WorkerCtlEnv& env, const std::string& sandbox_id);
 // timeout <= 0: wait until it stops.

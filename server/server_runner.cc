@@ -86,7 +86,11 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   r->store_ = *std::move(store);
   r->store_->StartLeaseReaper();
 
-  r->metrics_ = std::make_unique<ServerMetrics>(r->store_.get());
+  ClusterStateOptions cluster_options;
+  cluster_options.store = r->store_.get();
+  r->cluster_ = std::make_unique<ClusterState>(cluster_options);
+  r->metrics_ =
+      std::make_unique<ServerMetrics>(r->store_.get(), r->cluster_.get());
   if (!config.metrics_listen.empty()) {
     try {
       r->exposer_ =
@@ -101,8 +105,9 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
     r->metrics_port_ = ports.empty() ? 0 : ports.front();
   }
 
-  r->service_ = std::make_unique<MemoryManagerService>(
-      MemoryManagerService::Options{r->store_.get(), r->metrics_.get()});
+  r->service_ =
+      std::make_unique<MemoryManagerService>(MemoryManagerService::Options{
+          r->store_.get(), r->metrics_.get(), r->cluster_.get()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -142,6 +147,9 @@ void ServerRunner::Shutdown(absl::Duration grace) {
     if (auto* health = server_->GetHealthCheckService()) {
       health->Shutdown();  // readiness goes NOT_SERVING first
     }
+    // Cluster RPCs waiting for a worker's answer return UNAVAILABLE now
+    // instead of holding the drain for up to their deadline.
+    cluster_->Shutdown();
     service_->CancelStreams();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();
@@ -151,6 +159,7 @@ void ServerRunner::Shutdown(absl::Duration grace) {
   const absl::Time metrics_closed = absl::Now();
   // Closing the store stops the reaper and closes RocksDB; every
   // acknowledged batch is already in its WAL.
+  cluster_.reset();
   store_.reset();
   MEMMGR_LOG(INFO) << "shutdown: RPCs drained in " << (drained - start)
                    << ", metrics closed " << (metrics_closed - drained)

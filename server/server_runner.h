@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/cluster/cluster_state.h"
 #include "server/grpc/memory_manager_service.h"
 #include "server/metrics/server_metrics.h"
 #include "server/swap/swap_store.h"
@@ -52,6 +53,7 @@ class ServerRunner {
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }  // 0 when disabled
   SwapStore* store() const { return store_.get(); }
+  ClusterState* cluster() const { return cluster_.get(); }
 
   // Stops accepting RPCs, cancels open streams, lets in-flight unary RPCs
   // finish for up to `grace`, then closes the store (RocksDB) cleanly.
@@ -63,6 +65,7 @@ class ServerRunner {
   // Declaration order is teardown order, reversed: the gRPC server goes
   // first, the store (RocksDB) last.
   std::unique_ptr<SwapStore> store_;
+  std::unique_ptr<ClusterState> cluster_;  // uses store_
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<MemoryManagerService> service_;

@@ -230,13 +230,14 @@ absl::StatusOr<v1::CreateClusterSandboxResponse> ClusterState::CreateSandbox(
       // The member may have gone while mu_ was released; its lease id and
       // registration are what the sandbox keeps.
       Member* now = members_.count(lease_id) ? &members_[lease_id] : nullptr;
-      Placed p;
+      // The worker's report of it may have come in the same heartbeat as
+      // the answer, before this thread woke: keep the status it reported.
+      Placed& p = sandboxes_[sandbox_id];
       p.lease_id = lease_id;
       p.numa_node = node;
       p.node_name = now ? now->spec.node_name() : "";
       p.address = now ? now->spec.address() : "";
       p.worker_sandbox_id = worker_sandbox_id;
-      sandboxes_[sandbox_id] = p;
       ++placements_;
       absl::StrAppend(&explanation, "-> node ", node, " (", p.node_name,
                       "): created as ", worker_sandbox_id);

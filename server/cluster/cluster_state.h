@@ -10,9 +10,9 @@
 // back from RocksDB, their agents reconnect and report their sandboxes, and
 // the state is rebuilt from those reports.
 //
-// Status: the server core (this class and placement.h), tested in process
-// with fake streams; the Heartbeat reactor, the RPC handlers and the
-// worker's agent that wire it to real workers are issue 9's next step.
+// Wired by MemoryManagerService (its Heartbeat reactor is the Stream; the
+// CreateSandbox/ListSandboxes/KillSandbox handlers call in) to the workers'
+// ClusterAgent (worker/service/cluster_agent.h).
 //
 // A member whose lease ended (expiry, UnregisterWorker, a restart of the
 // same worker taking over its node) leaves placement; its sandboxes are

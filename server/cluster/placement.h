@@ -17,9 +17,8 @@
 // worker may still reclaim). Nodes that cannot take work (disconnected,
 // draining) are never candidates. Every step is written into `explanation`.
 //
-// A pure function of its inputs, so it is tested without a cluster. The
-// server's cluster state (RegisterWorker + heartbeats) will feed it; until
-// that lands (issue 9) only the tests call it.
+// A pure function of its inputs, so it is tested without a cluster;
+// ClusterState feeds it the members' views (RegisterWorker + heartbeats).
 #ifndef MEMMGR_SERVER_CLUSTER_PLACEMENT_H_
 #define MEMMGR_SERVER_CLUSTER_PLACEMENT_H_
 

@@ -1,9 +1,12 @@
 #include "server/grpc/memory_manager_service.h"
 
+#include <algorithm>
+#include <deque>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status_util.h"
 
 namespace memmgr {
@@ -27,57 +30,141 @@ grpc::Status Handle(MemoryManagerService* svc, absl::string_view method,
   return ToGrpcStatus(status);
 }
 
+// One worker's Heartbeat stream. Every request refreshes its lease and is
+// answered with the TTL; a cluster member's requests also go to
+// ClusterState, which sends commands down the same stream whenever it needs
+// to (ClusterState::Stream). So writes are queued: a read is always
+// outstanding, at most one write is, and the queue holds the rest.
+//
+// Threads: gRPC's callback threads run OnReadDone/OnWriteDone/OnDone;
+// ClusterState calls Send from RPC handler threads. mu_ (a leaf) guards
+// the write queue and the finishing state. ClusterState never calls Send
+// after OnStreamClosed returns, which OnDone calls before deleting this.
 class HeartbeatReactor final
     : public grpc::ServerBidiReactor<v1::HeartbeatRequest,
-                                     v1::HeartbeatResponse> {
+                                     v1::HeartbeatResponse>,
+      public ClusterState::Stream {
  public:
   HeartbeatReactor(MemoryManagerService* svc, grpc::CallbackServerContext* ctx)
       : svc_(svc), ctx_(ctx) {
     if (!svc_->TrackStream(ctx_)) {
       tracked_ = false;
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "server is shutting down"));
+      MutexLock lock(&mu_);
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "server is shutting down"));
       return;
     }
+    // Under mu_ so that the callbacks, which take mu_ first, are ordered
+    // after construction for ThreadSanitizer too (gRPC core's own hand-off
+    // is invisible to it: Debian's libgrpc is not instrumented).
+    MutexLock lock(&mu_);
     StartRead(&request_);
+  }
+
+  // ClusterState::Stream: queues `response` (commands) for the worker.
+  void Send(const v1::HeartbeatResponse& response) override {
+    MutexLock lock(&mu_);
+    QueueLocked(response);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // client half-closed or the call was cancelled
-      Finish(grpc::Status::OK);
-      return;
+    {
+      MutexLock lock(&mu_);  // see the constructor
+      if (!ok) {             // client half-closed or the call was cancelled
+        FinishLocked(grpc::Status::OK);
+        return;
+      }
     }
     const absl::Time start = absl::Now();
-    const absl::Status status = svc_->store()->Heartbeat(request_.lease_id());
+    v1::RegisterWorkerRequest spec;
+    const absl::Status status =
+        svc_->store()->Heartbeat(request_.lease_id(), &spec);
     svc_->Observe("Heartbeat", start, status);
     if (!status.ok()) {
-      Finish(ToGrpcStatus(status));
+      MutexLock lock(&mu_);
+      FinishLocked(ToGrpcStatus(status));
       return;
     }
-    response_.set_lease_ttl_ms(static_cast<uint32_t>(
+    if (spec.cluster_member() && svc_->cluster() != nullptr) {
+      // Outside mu_: ClusterState may call Send (lock order mu_ of
+      // ClusterState -> ours).
+      svc_->cluster()->OnMemberHeartbeat(request_.lease_id(), spec, request_,
+                                         this);
+    }
+    v1::HeartbeatResponse beat;
+    beat.set_lease_ttl_ms(static_cast<uint32_t>(
         absl::ToInt64Milliseconds(svc_->store()->options().lease_ttl)));
-    StartWrite(&response_);
+    MutexLock lock(&mu_);
+    QueueLocked(beat);
+    if (!finishing_) StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
+    MutexLock lock(&mu_);
+    writing_ = false;
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
       return;
     }
-    StartRead(&request_);
+    queue_.pop_front();
+    if (finishing_) {
+      FinishLocked(finish_status_);
+      return;
+    }
+    WriteNextLocked();
   }
 
   void OnDone() override {
+    { MutexLock lock(&mu_); }  // see the constructor
+    // After this, ClusterState no longer calls Send: safe to delete.
+    if (svc_->cluster() != nullptr) svc_->cluster()->OnStreamClosed(this);
     if (tracked_) svc_->UntrackStream(ctx_);
     delete this;
   }
 
  private:
+  void QueueLocked(const v1::HeartbeatResponse& response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;  // the worker reconnects and heartbeats again
+    if (queue_.size() >= kMaxQueued) {
+      // A worker that writes but never reads would grow this without end.
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       "the worker is not reading its heartbeat responses"));
+      return;
+    }
+    queue_.push_back(response);
+    WriteNextLocked();
+  }
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || queue_.empty()) return;
+    writing_ = true;
+    // The front stays in the deque (stable address) until its write is done.
+    StartWrite(&queue_.front());
+  }
+  // Finishes once no write is in flight (the pending one ends first).
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finishing_ = true;
+    finish_status_ = std::move(status);
+    if (writing_) return;  // OnWriteDone finishes
+    finished_ = true;
+    Finish(finish_status_);
+  }
+
+  static constexpr size_t kMaxQueued = 1024;
+
   MemoryManagerService* const svc_;
   grpc::CallbackServerContext* const ctx_;
   bool tracked_ = true;
-  v1::HeartbeatRequest request_;
-  v1::HeartbeatResponse response_;
+  v1::HeartbeatRequest request_;  // only the read side touches it
+
+  Mutex mu_;
+  std::deque<v1::HeartbeatResponse> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
 // Drives one bulk stream: each request is answered in order with the same
@@ -279,6 +366,73 @@ grpc::Status MemoryManagerService::GetStats(grpc::ServerContext*,
       resp->set_zswap_reject_compress_poor(s.zswap.reject_compress_poor);
     }
     return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// A cluster RPC waits for a worker's answer at most until the client's
+// deadline, and never longer than this.
+constexpr absl::Duration kMaxClusterWait = absl::Seconds(60);
+
+absl::Time ClusterDeadline(const grpc::ServerContext* ctx) {
+  const absl::Time cap = absl::Now() + kMaxClusterWait;
+  const absl::Time client = absl::FromChrono(ctx->deadline());
+  return std::min(client, cap);
+}
+
+}  // namespace
+
+absl::Status MemoryManagerService::NeedCluster() const {
+  if (options_.cluster == nullptr) {
+    return absl::UnimplementedError(
+        "this server runs without cluster placement");
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status MemoryManagerService::CreateSandbox(
+    grpc::ServerContext* ctx, const v1::CreateClusterSandboxRequest* req,
+    v1::CreateClusterSandboxResponse* resp) {
+  return Handle(this, "CreateSandbox", [&]() -> absl::Status {
+    MEMMGR_RETURN_IF_ERROR(NeedCluster());
+    if (req->restart_from_snapshot()) {
+      return absl::UnimplementedError(
+          "restart_from_snapshot needs published snapshots, which this "
+          "server does not have yet");
+    }
+    if (!req->dry_run() && !req->has_sandbox()) {
+      return absl::InvalidArgumentError(
+          "CreateSandbox needs sandbox (what to run) unless dry_run is set");
+    }
+    absl::StatusOr<v1::CreateClusterSandboxResponse> r =
+        options_.cluster->CreateSandbox(*req, ClusterDeadline(ctx));
+    if (!r.ok()) return r.status();
+    *resp = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MemoryManagerService::ListSandboxes(
+    grpc::ServerContext*, const v1::ListClusterSandboxesRequest*,
+    v1::ListClusterSandboxesResponse* resp) {
+  return Handle(this, "ListSandboxes", [&]() -> absl::Status {
+    MEMMGR_RETURN_IF_ERROR(NeedCluster());
+    *resp = options_.cluster->ListSandboxes();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status MemoryManagerService::KillSandbox(
+    grpc::ServerContext* ctx, const v1::KillClusterSandboxRequest* req,
+    v1::KillClusterSandboxResponse*) {
+  return Handle(this, "KillSandbox", [&]() -> absl::Status {
+    MEMMGR_RETURN_IF_ERROR(NeedCluster());
+    if (req->sandbox_id().empty() || req->sandbox_id().size() > 128) {
+      return absl::InvalidArgumentError("sandbox_id must be 1..128 bytes");
+    }
+    return options_.cluster->KillSandbox(req->sandbox_id(),
+                                         ClusterDeadline(ctx));
   });
 }
 

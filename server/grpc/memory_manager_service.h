@@ -4,11 +4,13 @@
 // place (common/status_util). Unary and bulk-stream RPCs use the sync API
 // (their work is blocking RocksDB I/O, which must not run on callback
 // threads); Heartbeat uses a callback reactor so an idle worker's stream
-// holds no thread. RPCs of later milestones answer UNIMPLEMENTED (the
-// generated base class's default).
+// holds no thread, and so that a cluster member's stream can carry
+// commands down to it at any time. RPCs of later milestones answer
+// UNIMPLEMENTED (the generated base class's default).
 //
 // Thread-safety: safe for concurrent use; gRPC calls handlers concurrently.
-// Lock order: streams_mu_ is a leaf (no other lock is taken while holding it).
+// Lock order: streams_mu_ is a leaf (no other lock is taken while holding
+// it); ClusterState::mu_ -> a Heartbeat stream's write-queue lock (a leaf).
 #ifndef MEMMGR_SERVER_GRPC_MEMORY_MANAGER_SERVICE_H_
 #define MEMMGR_SERVER_GRPC_MEMORY_MANAGER_SERVICE_H_
 
@@ -17,6 +19,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "common/mutex.h"
 #include "memmgr/v1/memory_manager.grpc.pb.h"
+#include "server/cluster/cluster_state.h"
 #include "server/metrics/server_metrics.h"
 #include "server/swap/swap_store.h"
 
@@ -29,6 +32,10 @@ class MemoryManagerService final
   struct Options {
     SwapStore* store = nullptr;        // not owned; outlives the service
     ServerMetrics* metrics = nullptr;  // not owned; may be null
+    // The cluster control plane (CreateSandbox, ListSandboxes,
+    // KillSandbox, members' heartbeats); null = those RPCs answer
+    // UNIMPLEMENTED. Not owned; outlives the service.
+    ClusterState* cluster = nullptr;
   };
   explicit MemoryManagerService(Options options);
 
@@ -69,9 +76,22 @@ class MemoryManagerService final
   grpc::Status ListLeases(grpc::ServerContext* ctx,
                           const v1::ListLeasesRequest* req,
                           v1::ListLeasesResponse* resp) override;
+  // Cluster placement (server/cluster/cluster_state.h): block their
+  // handler thread until the chosen worker answers over its Heartbeat
+  // stream, at most until the client's deadline (and 60 s).
+  grpc::Status CreateSandbox(grpc::ServerContext* ctx,
+                             const v1::CreateClusterSandboxRequest* req,
+                             v1::CreateClusterSandboxResponse* resp) override;
+  grpc::Status ListSandboxes(grpc::ServerContext* ctx,
+                             const v1::ListClusterSandboxesRequest* req,
+                             v1::ListClusterSandboxesResponse* resp) override;
+  grpc::Status KillSandbox(grpc::ServerContext* ctx,
+                           const v1::KillClusterSandboxRequest* req,
+                           v1::KillClusterSandboxResponse* resp) override;
 
   // Used by the heartbeat reactor.
   SwapStore* store() const { return options_.store; }
+  ClusterState* cluster() const { return options_.cluster; }
   void Observe(absl::string_view method, absl::Time start,
                const absl::Status& status);
   bool TrackStream(grpc::ServerContextBase* ctx);  // false when shutting down
@@ -81,6 +101,7 @@ class MemoryManagerService final
   absl::Status DoSwapOut(const v1::SwapOutRequest& req,
                          v1::SwapOutResponse* resp);
   absl::Status DoSwapIn(const v1::SwapInRequest& req, v1::SwapInResponse* resp);
+  absl::Status NeedCluster() const;
 
   const Options options_;
   Mutex streams_mu_;

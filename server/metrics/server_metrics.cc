@@ -5,6 +5,7 @@
 #include "common/metric_families.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_family.h"
+#include "server/cluster/cluster_state.h"
 #include "server/swap/swap_store.h"
 
 namespace memmgr {
@@ -12,9 +13,10 @@ namespace {
 
 // The MemoryManager methods with a latency series.
 constexpr const char* kMethods[] = {
-    "RegisterWorker", "Heartbeat", "UnregisterWorker", "SwapOut",
-    "SwapIn",         "FreeSlots", "DupSlots",         "StreamSwapOut",
-    "StreamSwapIn",   "GetStats",  "ListLeases"};
+    "RegisterWorker", "Heartbeat",  "UnregisterWorker", "SwapOut",
+    "SwapIn",         "FreeSlots",  "DupSlots",         "StreamSwapOut",
+    "StreamSwapIn",   "GetStats",   "ListLeases",       "CreateSandbox",
+    "ListSandboxes",  "KillSandbox"};
 
 // Short names for the shared builders (common/metric_families.h).
 constexpr auto Single = SingleMetric;
@@ -23,7 +25,8 @@ constexpr auto Labelled = LabelledMetric;
 // Reads the store's state at scrape time.
 class StoreCollector final : public prometheus::Collectable {
  public:
-  explicit StoreCollector(const SwapStore* store) : store_(store) {}
+  StoreCollector(const SwapStore* store, ClusterState* cluster)
+      : store_(store), cluster_(cluster) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     using prometheus::MetricType;
@@ -118,11 +121,43 @@ class StoreCollector final : public prometheus::Collectable {
           "Pool pages that failed their check (served from RocksDB instead).",
           MetricType::Counter, static_cast<double>(z.crc_errors));
     }
+    if (cluster_ != nullptr) {
+      const ClusterState::Stats c = cluster_->GetStats();
+      auto add = [&](const char* name, const char* help, MetricType type,
+                     double v) {
+        families.push_back(Single(name, help, type, v));
+      };
+      add("memmgr_cluster_members",
+          "Live cluster member leases (workers placement may choose).",
+          MetricType::Gauge, c.members);
+      add("memmgr_cluster_members_connected",
+          "Cluster members with an open heartbeat stream (commands reach "
+          "them).",
+          MetricType::Gauge, c.connected);
+      add("memmgr_cluster_sandboxes",
+          "Sandboxes the server placed and still knows of (stopped and lost "
+          "ones included).",
+          MetricType::Gauge, static_cast<double>(c.sandboxes));
+      add("memmgr_cluster_sandboxes_lost",
+          "Of those, sandboxes whose worker's lease ended while they ran.",
+          MetricType::Gauge, static_cast<double>(c.lost));
+      families.push_back(Labelled(
+          "memmgr_cluster_placements_total",
+          "CreateSandbox placements by outcome (ok: a worker created it; "
+          "failed: no candidate node took it, or a bad request).",
+          MetricType::Counter, "result",
+          {{"ok", static_cast<double>(c.placements)},
+           {"failed", static_cast<double>(c.placement_failures)}}));
+      add("memmgr_cluster_commands_total",
+          "Commands sent down members' heartbeat streams (create, kill).",
+          MetricType::Counter, static_cast<double>(c.commands_sent));
+    }
     return families;
   }
 
  private:
   const SwapStore* const store_;
+  ClusterState* const cluster_;  // may be null
 };
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
@@ -134,9 +169,9 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 }  // namespace
 
-ServerMetrics::ServerMetrics(const SwapStore* store)
+ServerMetrics::ServerMetrics(const SwapStore* store, ClusterState* cluster)
     : registry_(std::make_shared<prometheus::Registry>()),
-      store_collector_(std::make_shared<StoreCollector>(store)) {
+      store_collector_(std::make_shared<StoreCollector>(store, cluster)) {
   latency_family_ = &prometheus::BuildHistogram()
                          .Name("memmgr_rpc_latency_seconds")
                          .Help("Server-side latency of MemoryManager RPCs.")

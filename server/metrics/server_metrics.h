@@ -21,12 +21,15 @@
 
 namespace memmgr {
 
+class ClusterState;
 class SwapStore;
 
 class ServerMetrics {
  public:
-  // `store` must outlive this object and every scrape through it.
-  explicit ServerMetrics(const SwapStore* store);
+  // `store` (and `cluster`, if not null: the memmgr_cluster_* families)
+  // must outlive this object and every scrape through it.
+  explicit ServerMetrics(const SwapStore* store,
+                         ClusterState* cluster = nullptr);
 
   // Records one finished RPC. `method` is one of the MemoryManager method
   // names (bounded label set); `code` a gRPC status code name.

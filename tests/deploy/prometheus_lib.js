@@ -629,6 +629,8 @@ async function scrapeCheck(base, rulesFile, expectFile) {
   await waitFor(`slots used == ${expect.swap_out_pages}`, `memmgr_swap_slots_used{job="memmgr-server"}`, (r) => value(r) === expect.swap_out_pages);
   await waitFor(`leases == ${expect.leases}`, `memmgr_leases{job="memmgr-server"}`, (r) => value(r) === expect.leases);
   results.push(`memmgr_leases == ${expect.leases}`);
+  await waitFor(`cluster members == ${expect.cluster_members}`, `memmgr_cluster_members{job="memmgr-server"}`, (r) => value(r) === expect.cluster_members);
+  results.push(`memmgr_cluster_members == ${expect.cluster_members}`);
   await waitFor("worker swaps to the server", `memmgr_worker_swap_info{job="memmgr-worker",mode="server"}`, (r) => value(r) === 1);
 
   // Recording rules evaluate on the real series.

@@ -15,7 +15,8 @@
 #     relabeling, the decoys dropped, memmgr_swap_out_pages_total == 0;
 #   after memmgrctl swap-test --pages=1000 --keep and a sandbox OOM-killed
 #     over its memory limit: the counter == 1000, slots used == 1000,
-#     memmgr_leases == 2 (the worker's and swap-test's),
+#     memmgr_leases == 3 (the worker's swap device, its cluster
+#     membership, and swap-test's), memmgr_cluster_members == 1,
 #     memmgr:swap_slots_used:ratio == 1000/1024, the worker's recording rules
 #     evaluate, MemmgrSwapCapacityHigh is pending (> 90 %),
 #     memmgr_worker_oom_kills_total{scope="memcg"} == 1 and MemmgrOomKills
@@ -67,7 +68,8 @@ expect() { # PHASE
   cat <<EOF
 {"phase": "$1", "timeout_s": 30, "targets": $(cat "$T/expect_targets.json"),
  "dropped_targets": 6, "swap_out_pages": $PAGES, "swap_capacity": $CAPACITY,
- "leases": 2, "worker_frames_used_ratio": 0, "oom_kills_memcg": 1}
+ "leases": 3, "cluster_members": 1, "worker_frames_used_ratio": 0,
+ "oom_kills_memcg": 1}
 EOF
 }
 expect before >"$T/expect_before.json"

@@ -147,12 +147,32 @@ TEST(ServerIntegrationTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
   v1::RegisterWorkerRequest reg;
   EXPECT_EQ(client->RegisterWorker(reg).status().code(),
             absl::StatusCode::kInvalidArgument);
-  // RPCs of later milestones.
+  // Cluster placement: a create with nothing to run, a kill without an id.
   {
     v1::CreateClusterSandboxRequest req;
     v1::CreateClusterSandboxResponse resp;
     EXPECT_EQ(code([&](grpc::ClientContext* c) {
                 return stub->CreateSandbox(c, req, &resp);
+              }),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    req.set_restart_from_snapshot(true);
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->CreateSandbox(c, req, &resp);
+              }),
+              grpc::StatusCode::UNIMPLEMENTED);
+    v1::KillClusterSandboxRequest kill;
+    v1::KillClusterSandboxResponse killed;
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->KillSandbox(c, kill, &killed);
+              }),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // RPCs of later milestones.
+  {
+    v1::ForkSnapshotRequest req;
+    v1::ForkSnapshotResponse resp;
+    EXPECT_EQ(code([&](grpc::ClientContext* c) {
+                return stub->ForkSnapshot(c, req, &resp);
               }),
               grpc::StatusCode::UNIMPLEMENTED);
   }

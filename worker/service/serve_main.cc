@@ -6,12 +6,14 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/byte_size.h"
@@ -125,17 +128,41 @@ std::string ReadFlagFile(const std::string& path,
 // this process may run on, decided after parsing).
 std::function<std::string(const std::string&)> NumaNode(int* out,
                                                         bool* automatic) {
-  return [out, automatic](const std::string& v) {
+  return [automatic, number = Int<int>(out, -1, 1023)](const std::string& v) {
     if (v == "auto") {
       *automatic = true;
       return std::string();
     }
-    int x;
-    if (!absl::SimpleAtoi(v, &x) || x < -1 || x > 1023) {
+    if (!number(v).empty()) {
       return std::string("want a node number 0..1023, -1 (none) or auto");
     }
     *automatic = false;
-    *out = x;
+    return std::string();
+  };
+}
+
+// --distances: NODE:DISTANCE,... (SLIT-like: 10 is local, 20 the default
+// remote distance); empty clears them.
+std::function<std::string(const std::string&)> Distances(
+    std::map<uint32_t, uint32_t>* out) {
+  return [out](const std::string& v) {
+    std::map<uint32_t, uint32_t> parsed;
+    for (absl::string_view item : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(item, absl::MaxSplits(':', 1));
+      uint32_t node, distance;
+      if (!absl::SimpleAtoi(kv.first, &node) ||
+          !absl::SimpleAtoi(kv.second, &distance) || node > 1023 ||
+          distance < 10 || distance > 254) {
+        return absl::StrCat("'", item,
+                            "': want NODE:DISTANCE with NODE 0..1023 and "
+                            "DISTANCE 10..254");
+      }
+      if (!parsed.emplace(node, distance).second) {
+        return absl::StrCat("node ", node, " given twice");
+      }
+    }
+    *out = std::move(parsed);
     return std::string();
   };
 }
@@ -173,6 +200,8 @@ int ServeMain(int argc, char** argv) {
   uint64_t container_memory = 0;
   int memory_percent = 75;
   bool memory_percent_set = false;
+  bool join_cluster = true;
+  bool cluster_node_set = false;
   m.swap.mode = "embedded";
   const std::vector<Flag> flags = {
       {"listen", "HOST:PORT",
@@ -287,6 +316,32 @@ int ServeMain(int argc, char** argv) {
        "the name this worker registers with memmgr-server under (default "
        "serve-<hostname>-<pid>)",
        String(&m.swap.worker_id)},
+      {"join_cluster", "BOOL",
+       "with --server: also join the cluster as a member, so that "
+       "memmgr-server places sandboxes here (CreateSandbox through the "
+       "server) over this worker's heartbeat stream (default true)",
+       Bool(&join_cluster)},
+      {"cluster_node", "N",
+       "0..1023: this worker's node id in the cluster (one worker per node; "
+       "default: --numa_node if set, else 0)",
+       [&](const std::string& v) {
+         cluster_node_set = true;
+         return Int<uint32_t>(&config.cluster.node, 0, 1023)(v);
+       }},
+      {"node_name", "NAME",
+       "the name this worker joins the cluster under; a restarted worker "
+       "with the same name takes its node over at once (default: the host "
+       "name)",
+       String(&config.cluster.node_name)},
+      {"distances", "NODE:DIST,...",
+       "distances from this node to others (10 local, default remote 20), "
+       "e.g. 1:20,2:30: placement falls back to the nearest nodes",
+       Distances(&config.cluster.distances)},
+      {"advertise_address", "HOST:PORT",
+       "where clients reach this worker's Worker service, told to the "
+       "cluster (default: the --listen host with the bound port; the host "
+       "name for 0.0.0.0)",
+       String(&config.cluster.address)},
       {"shutdown_grace", "DURATION",
        "on SIGTERM, how long in-flight RPCs may take (default 10s)",
        Duration(&grace)},
@@ -401,6 +456,19 @@ int ServeMain(int argc, char** argv) {
     m.numa_node = choice->node;
     MEMMGR_LOG(INFO) << "--numa_node=auto: " << choice->explanation;
   }
+  if (join_cluster && !m.swap.server.empty()) {
+    config.cluster.server = m.swap.server;
+    if (!cluster_node_set && m.numa_node >= 0) {
+      config.cluster.node = static_cast<uint32_t>(m.numa_node);
+    }
+    if (config.cluster.node_name.empty()) {
+      char name[256] = {};
+      config.cluster.node_name =
+          ::gethostname(name, sizeof(name) - 1) == 0 && name[0] != 0
+              ? name
+              : "memmgr-worker";
+    }
+  }
   if (!m.images_dir.empty()) {
     struct stat st;
     if (::stat(m.images_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -467,16 +535,19 @@ int ServeMain(int argc, char** argv) {
     stop->serving = true;  // from now on a signal means a clean shutdown
   }
   const SandboxManagerOptions& o = (*runner)->manager()->options();
-  MEMMGR_LOG(INFO) << "memmgr-worker serving gRPC on port " << (*runner)->port()
-                   << ", metrics on port " << (*runner)->metrics_port()
-                   << ", memory " << FormatByteSize(o.memory_bytes) << ", "
-                   << o.executors << " executors"
-                   << (o.images_dir.empty() ? ""
-                                            : ", images in " + o.images_dir)
-                   << ", swap: "
-                   << ((*runner)->manager()->swap() != nullptr
-                           ? (*runner)->manager()->swap()->description()
-                           : std::string("none"));
+  MEMMGR_LOG(INFO)
+      << "memmgr-worker serving gRPC on port " << (*runner)->port()
+      << ", metrics on port " << (*runner)->metrics_port() << ", memory "
+      << FormatByteSize(o.memory_bytes) << ", " << o.executors << " executors"
+      << (o.images_dir.empty() ? "" : ", images in " + o.images_dir)
+      << ", swap: "
+      << ((*runner)->manager()->swap() != nullptr
+              ? (*runner)->manager()->swap()->description()
+              : std::string("none"))
+      << (config.cluster.server.empty()
+              ? std::string()
+              : absl::StrCat(", cluster node ", config.cluster.node, " ('",
+                             config.cluster.node_name, "')"));
 
   int sig = 0;
   {

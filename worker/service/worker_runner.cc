@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <exception>
@@ -33,6 +34,19 @@ absl::Status WritePortFile(const std::string& path, int port) {
         absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
+}
+
+// host:port others reach the Worker service at: the listen host with the
+// bound port, the host name for a wildcard listen address.
+std::string AdvertisedAddress(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = ::gethostname(name, sizeof(name) - 1) == 0 && name[0] != 0
+               ? name
+               : "localhost";
+  }
+  return absl::StrCat(host, ":", port);
 }
 
 }  // namespace
@@ -92,6 +106,15 @@ absl::StatusOr<std::unique_ptr<WorkerRunner>> WorkerRunner::Start(
     MEMMGR_RETURN_IF_ERROR(
         WritePortFile(config.metrics_port_file, r->metrics_port_));
   }
+  if (!config.cluster.server.empty()) {
+    if (config.cluster.address.empty()) {
+      config.cluster.address = AdvertisedAddress(config.listen, r->port_);
+    }
+    absl::StatusOr<std::unique_ptr<ClusterAgent>> agent =
+        ClusterAgent::Start(config.cluster, r->manager_.get());
+    if (!agent.ok()) return agent.status();
+    r->agent_ = *std::move(agent);
+  }
   return r;
 }
 
@@ -106,6 +129,8 @@ void WorkerRunner::Shutdown(absl::Duration grace) {
   // Killing the sandboxes first ends every Wait and Attach, so the drain
   // below only waits for short unary calls.
   if (manager_ != nullptr) manager_->Shutdown();
+  // Then the cluster learns their final statuses and that this node left.
+  if (agent_ != nullptr) agent_->Stop();
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
@@ -114,6 +139,7 @@ void WorkerRunner::Shutdown(absl::Duration grace) {
   const absl::Time drained = absl::Now();
   metrics_closer.join();
   if (metrics_ != nullptr) metrics_->SetManager(nullptr);
+  agent_.reset();
   manager_.reset();  // joins the executors, frees every frame
   MEMMGR_LOG(INFO) << "shutdown: RPCs drained in " << (drained - start)
                    << ", sandboxes and pool freed " << (absl::Now() - drained)

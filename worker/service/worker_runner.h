@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "worker/service/cluster_agent.h"
 #include "worker/service/sandbox_manager.h"
 #include "worker/service/worker_metrics.h"
 #include "worker/service/worker_service.h"
@@ -31,6 +32,10 @@ struct WorkerConfig {
   std::string metrics_listen = "127.0.0.1:9465";  // "" disables /metrics
   std::string metrics_port_file;
   SandboxManagerOptions manager;  // fork_observer is set by the runner
+  // Cluster membership (ClusterAgent) when cluster.server is set. An empty
+  // cluster.address is the listen address with the bound port (the host
+  // name instead of a wildcard host).
+  ClusterAgentOptions cluster;
 };
 
 class WorkerRunner {
@@ -42,6 +47,7 @@ class WorkerRunner {
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }  // 0 when disabled
   SandboxManager* manager() const { return manager_.get(); }
+  ClusterAgent* cluster_agent() const { return agent_.get(); }  // may be null
 
   // Kills every sandbox (KILLED, "worker shutting down"), which ends every
   // Wait and Attach; stops accepting RPCs and lets in-flight ones finish
@@ -58,6 +64,7 @@ class WorkerRunner {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<WorkerService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<ClusterAgent> agent_;  // uses manager_
   int port_ = 0;
   int metrics_port_ = 0;
   bool shut_down_ = false;
