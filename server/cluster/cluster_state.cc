@@ -27,7 +27,7 @@ ClusterState::ClusterState(ClusterStateOptions options)
     : options_(std::move(options)), run_tag_(RandomTag()) {}
 
 std::string ClusterState::NewSandboxIdLocked() {
-  return absl::StrCat("csb-", run_tag_, "-", next_command_++);
+  return absl::StrCat("csb-", run_tag_, "-", next_sandbox_++);
 }
 
 void ClusterState::OnMemberHeartbeat(const std::string& lease_id,

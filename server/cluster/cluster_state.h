@@ -146,6 +146,7 @@ class ClusterState {
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   InterleaveCursors cursors_ ABSL_GUARDED_BY(mu_);
   uint64_t next_command_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_sandbox_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t placements_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t placement_failures_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t commands_sent_ ABSL_GUARDED_BY(mu_) = 0;
