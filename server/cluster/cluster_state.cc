@@ -90,12 +90,28 @@ void ClusterState::OnStreamClosed(Stream* stream) {
   for (auto& [id, p] : pending_) {
     if (p.stream == stream && !p.done) {
       p.done = true;
-      p.status = absl::UnavailableError(
-          "the worker's heartbeat stream closed before it answered");
+      // ABORTED, not UNAVAILABLE: the command was sent and may have taken
+      // effect, so CreateSandbox must not place it on another node too.
+      p.status = absl::AbortedError(
+          "the worker's heartbeat stream closed before it answered (the "
+          "command may have taken effect: its next report will show it)");
       failed = true;
     }
   }
   if (failed) cv_.SignalAll();
+}
+
+void ClusterState::TrimLocked() {
+  if (sandboxes_.size() <= options_.max_sandboxes_known) return;
+  for (auto it = sandboxes_.begin();
+       it != sandboxes_.end() &&
+       sandboxes_.size() > options_.max_sandboxes_known;) {
+    if (Running(it->second.status)) {
+      ++it;
+    } else {
+      it = sandboxes_.erase(it);
+    }
+  }
 }
 
 void ClusterState::ReapLocked() {
@@ -115,6 +131,7 @@ void ClusterState::ReapLocked() {
     }
     it = members_.erase(it);
   }
+  TrimLocked();
 }
 
 ClusterState::Member* ClusterState::MemberByNodeLocked(uint32_t node) {
@@ -253,8 +270,10 @@ absl::StatusOr<v1::CreateClusterSandboxResponse> ClusterState::CreateSandbox(
       return absl::UnavailableError("the server is shutting down");
     absl::StrAppend(&explanation, "-> node ", node,
                     " refused: ", last.ToString(), "\n");
-    // A worker out of room, or gone: try the next candidate. Anything
-    // else is about the request (or may have created it): stop here.
+    // A worker out of room, or not connected (nothing was sent): try the
+    // next candidate. Anything else is about the request, or may have
+    // created it (ABORTED, DEADLINE_EXCEEDED): stop here, so that no
+    // sandbox is created on two nodes.
     if (last.code() != absl::StatusCode::kResourceExhausted &&
         last.code() != absl::StatusCode::kUnavailable) {
       ++placement_failures_;

@@ -25,6 +25,7 @@
 #ifndef MEMMGR_SERVER_CLUSTER_CLUSTER_STATE_H_
 #define MEMMGR_SERVER_CLUSTER_CLUSTER_STATE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -47,6 +48,9 @@ struct ClusterStateOptions {
   // How long a command waits for its worker's answer when the caller gave
   // no sooner deadline.
   absl::Duration command_timeout = absl::Seconds(30);
+  // Placed sandboxes remembered (for ListSandboxes); beyond this, stopped
+  // and lost ones are forgotten (running ones never are).
+  size_t max_sandboxes_known = 100000;
 };
 
 class ClusterState {
@@ -123,7 +127,10 @@ class ClusterState {
   // restart never collide with the ones workers report from before it.
   std::string NewSandboxIdLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops members whose lease is no longer live; their sandboxes go LOST.
+  // Then TrimLocked.
   void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets stopped/lost sandboxes beyond max_sandboxes_known.
+  void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<NodeView> NodeViewsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `command` to the member of `lease_id` and waits for its answer
   // until `deadline` (mu_ is released while waiting). UNAVAILABLE when the

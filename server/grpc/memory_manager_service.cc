@@ -70,7 +70,10 @@ class HeartbeatReactor final
   void OnReadDone(bool ok) override {
     {
       MutexLock lock(&mu_);  // see the constructor
-      if (!ok) {             // client half-closed or the call was cancelled
+      // A read that completes after we began finishing is dropped: it must
+      // not refresh the lease or hand ClusterState a dying stream.
+      if (finishing_) return;
+      if (!ok) {  // client half-closed or the call was cancelled
         FinishLocked(grpc::Status::OK);
         return;
       }
@@ -128,6 +131,12 @@ class HeartbeatReactor final
     if (finishing_) return;  // the worker reconnects and heartbeats again
     if (queue_.size() >= kMaxQueued) {
       // A worker that writes but never reads would grow this without end.
+      // Nothing more is queued; the stream finishes when the in-flight
+      // write completes or fails (flow control holds it while the worker
+      // reads nothing; the connection's end or the server's shutdown ends
+      // it). TryCancel is not called here: we hold mu_, possibly under
+      // ClusterState's lock, and cancellation may run callbacks that take
+      // both.
       FinishLocked(
           grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                        "the worker is not reading its heartbeat responses"));

@@ -1,6 +1,7 @@
 #include "worker/service/cluster_agent.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -191,6 +192,7 @@ absl::Status ClusterAgent::RunStream() {
     MutexLock lock(&mu_);
     if (stopping_) return absl::OkStatus();
     reader_done_ = false;
+    last_response_ = absl::Now();
   }
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::HeartbeatRequest, v1::HeartbeatResponse>>
@@ -202,6 +204,7 @@ absl::Status ClusterAgent::RunStream() {
   int beats_since_report = 0;
   absl::Time next_beat = absl::Now();
   bool final_sent = false;
+  bool stalled = false;
   while (true) {
     v1::HeartbeatRequest req;
     bool stopping = false;
@@ -214,6 +217,14 @@ absl::Status ClusterAgent::RunStream() {
         cv_.WaitWithTimeout(&mu_, left);
       }
       if (reader_done_) break;
+      // A half-open connection: our writes land in socket buffers and no
+      // answer and no error ever comes. A lease TTL without any response
+      // means the server may have expired the lease: start over, and the
+      // next stream's first heartbeat tells us.
+      if (absl::Now() - last_response_ > std::max(ttl_, absl::Seconds(1))) {
+        stalled = true;
+        break;
+      }
       stopping = stopping_;
       req.set_lease_id(lease_id_);
       for (v1::CommandResult& r : results_) *req.add_results() = std::move(r);
@@ -250,6 +261,11 @@ absl::Status ClusterAgent::RunStream() {
       break;
     }
   }
+  if (stalled) {
+    MEMMGR_LOG(WARNING) << "cluster heartbeat stream to " << options_.server
+                        << ": no response for a lease TTL; reconnecting";
+    ctx.TryCancel();
+  }
   {
     // The server ends the stream after our half-close (or already did);
     // don't wait on a stalled one.
@@ -282,6 +298,7 @@ void ClusterAgent::ReadLoop(
     {
       MutexLock lock(&mu_);
       connected_ = true;
+      last_response_ = absl::Now();
       if (resp.lease_ttl_ms() != 0) {
         ttl_ = absl::Milliseconds(resp.lease_ttl_ms());
       }
@@ -380,6 +397,13 @@ v1::WorkerStatus ClusterAgent::MemoryStatus() {
 }
 
 std::vector<v1::PlacedSandboxReport> ClusterAgent::Report() {
+  // Only entries that existed before the listing may be pruned for being
+  // absent from it: one Execute adds meanwhile is simply not in it yet.
+  std::set<std::string> before;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, p] : placed_) before.insert(id);
+  }
   const v1::ListSandboxesResponse all = manager_->ListSandboxes();
   std::map<std::string, const v1::SandboxInfo*> by_id;
   for (const v1::SandboxInfo& info : all.sandboxes()) {
@@ -390,6 +414,10 @@ std::vector<v1::PlacedSandboxReport> ClusterAgent::Report() {
   for (auto it = placed_.begin(); it != placed_.end();) {
     auto found = by_id.find(it->second.worker_sandbox_id);
     if (found == by_id.end()) {
+      if (before.count(it->first) == 0) {  // created after the listing
+        ++it;
+        continue;
+      }
       // The manager forgot it (--retain_stopped): the server keeps the
       // last status we reported.
       it = placed_.erase(it);

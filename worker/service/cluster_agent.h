@@ -14,7 +14,8 @@
 // device (--swap=server) holds a lease of its own for its slots; this one is
 // only the membership.
 //
-// Failures. A stream that breaks (server restarting, network) is reopened
+// Failures. A stream that breaks (server restarting, network), or gets no
+// response for a lease TTL (a half-open connection), is reopened
 // with backoff (100 ms doubling to max_backoff) on the same lease: the
 // server restores leases from RocksDB, so a kill -9 of the server is a gap in
 // heartbeats. A lease lost for good (UNAUTHENTICATED, FAILED_PRECONDITION:
@@ -120,6 +121,7 @@ class ClusterAgent {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   std::string lease_id_ ABSL_GUARDED_BY(mu_);
   absl::Duration ttl_ ABSL_GUARDED_BY(mu_) = absl::Seconds(10);
+  absl::Time last_response_ ABSL_GUARDED_BY(mu_);  // on the current stream
   std::vector<v1::CommandResult> results_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, PlacedHere> placed_ ABSL_GUARDED_BY(mu_);
   uint64_t commands_ ABSL_GUARDED_BY(mu_) = 0;

@@ -330,8 +330,9 @@ int ServeMain(int argc, char** argv) {
        }},
       {"node_name", "NAME",
        "the name this worker joins the cluster under; a restarted worker "
-       "with the same name takes its node over at once (default: the host "
-       "name)",
+       "with the same name takes its node over at once (default: its "
+       "--advertise_address, unique per host and stable across restarts on "
+       "a fixed port)",
        String(&config.cluster.node_name)},
       {"distances", "NODE:DIST,...",
        "distances from this node to others (10 local, default remote 20), "
@@ -461,13 +462,6 @@ int ServeMain(int argc, char** argv) {
     if (!cluster_node_set && m.numa_node >= 0) {
       config.cluster.node = static_cast<uint32_t>(m.numa_node);
     }
-    if (config.cluster.node_name.empty()) {
-      char name[256] = {};
-      config.cluster.node_name =
-          ::gethostname(name, sizeof(name) - 1) == 0 && name[0] != 0
-              ? name
-              : "memmgr-worker";
-    }
   }
   if (!m.images_dir.empty()) {
     struct stat st;
@@ -546,8 +540,7 @@ int ServeMain(int argc, char** argv) {
               : std::string("none"))
       << (config.cluster.server.empty()
               ? std::string()
-              : absl::StrCat(", cluster node ", config.cluster.node, " ('",
-                             config.cluster.node_name, "')"));
+              : absl::StrCat(", cluster node ", config.cluster.node));
 
   int sig = 0;
   {

@@ -110,6 +110,11 @@ absl::StatusOr<std::unique_ptr<WorkerRunner>> WorkerRunner::Start(
     if (config.cluster.address.empty()) {
       config.cluster.address = AdvertisedAddress(config.listen, r->port_);
     }
+    // Not the bare host name: two workers on one host would take each
+    // other's node over (same name) in an endless round of lost leases.
+    if (config.cluster.node_name.empty()) {
+      config.cluster.node_name = config.cluster.address;
+    }
     absl::StatusOr<std::unique_ptr<ClusterAgent>> agent =
         ClusterAgent::Start(config.cluster, r->manager_.get());
     if (!agent.ok()) return agent.status();

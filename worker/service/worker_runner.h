@@ -34,7 +34,8 @@ struct WorkerConfig {
   SandboxManagerOptions manager;  // fork_observer is set by the runner
   // Cluster membership (ClusterAgent) when cluster.server is set. An empty
   // cluster.address is the listen address with the bound port (the host
-  // name instead of a wildcard host).
+  // name instead of a wildcard host); an empty cluster.node_name is that
+  // address.
   ClusterAgentOptions cluster;
 };
 

@@ -334,20 +334,22 @@ TEST_F(ClusterStateTest, ASilentWorkerTimesOutAndAClosedStreamFailsOver) {
   auto r =
       Create(v1::Mempolicy::MODE_BIND, {0}, false, absl::Milliseconds(200));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
-  // A stream that closes while a command waits: the next node gets it.
-  AddWorker(1, 1000);
+  // A stream that closes while a command waits: the command was sent and
+  // may have taken effect, so it is ABORTED, not placed on node 1 as well.
+  FakeWorker* w1 = AddWorker(1, 1000);
   std::thread closer([&] {
     while (w0->commands_seen() < 2) absl::SleepFor(absl::Milliseconds(1));
     state_->OnStreamClosed(w0);
   });
-  auto moved = Create(v1::Mempolicy::MODE_DEFAULT);
+  auto aborted = Create(v1::Mempolicy::MODE_DEFAULT);
   closer.join();
-  ASSERT_TRUE(moved.ok()) << moved.status();
-  EXPECT_EQ(moved->numa_node(), 1u);
-  EXPECT_THAT(moved->explanation(), HasSubstr("stream closed"));
-  // Until it reconnects, node 0 is not a candidate.
+  EXPECT_EQ(aborted.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(aborted.status().message(), HasSubstr("stream closed"));
+  EXPECT_EQ(w1->commands_seen(), 0u);
+  // Until it reconnects, node 0 is not a candidate: node 1 gets the next.
   auto next = Create(v1::Mempolicy::MODE_DEFAULT);
-  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->numa_node(), 1u);
   EXPECT_THAT(next->explanation(), HasSubstr("not connected"));
 }
 
