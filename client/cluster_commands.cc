@@ -1,7 +1,5 @@
 #include "client/cluster_commands.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,19 +8,7 @@ namespace memmgr {
 namespace {
 
 int Fail(const CtlEnv& env, absl::string_view what, const absl::Status& s) {
-  *env.err << "memmgrctl: " << what << ": "
-           << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
-  return 1;
-}
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.always_print_primitive_fields = true;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, opts);
-  return json;
+  return CtlFail(*env.err, what, s);
 }
 
 }  // namespace
@@ -86,7 +72,7 @@ int RunPlace(const CtlEnv& env, const PlaceCommand& c) {
     return Fail(env, "place", r.status());
   }
   if (env.format == OutputFormat::kJson) {
-    *env.out << ToJson(*r);
+    *env.out << ProtoJson(*r);
     return 0;
   }
   if (c.dry_run) {
@@ -107,7 +93,7 @@ int RunClusterPs(const CtlEnv& env) {
       env.client->ListClusterSandboxes();
   if (!r.ok()) return Fail(env, "cluster-ps", r.status());
   if (env.format == OutputFormat::kJson) {
-    *env.out << ToJson(*r);
+    *env.out << ProtoJson(*r);
     return 0;
   }
   *env.out << absl::StrFormat("%-24s %4s %-16s %-22s %-8s %s\n", "SANDBOX",

@@ -21,20 +21,10 @@ namespace {
 constexpr size_t kPage = 4096;
 
 int Fail(const CtlEnv& env, absl::string_view what, const absl::Status& s) {
-  *env.err << "memmgrctl: " << what << ": "
-           << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
-  return 1;
+  return CtlFail(*env.err, what, s);
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.always_print_primitive_fields = true;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, opts);
-  return json;
-}
+std::string ToJson(const google::protobuf::Message& m) { return ProtoJson(m); }
 
 std::string HumanBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -47,6 +37,22 @@ std::string HumanBytes(double bytes) {
 }
 
 }  // namespace
+
+int CtlFail(std::ostream& err, absl::string_view what, const absl::Status& s) {
+  err << "memmgrctl: " << what << ": " << absl::StatusCodeToString(s.code())
+      << ": " << s.message() << "\n";
+  return 1;
+}
+
+std::string ProtoJson(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.always_print_primitive_fields = true;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, opts);
+  return json;
+}
 
 std::string MakeTestPage(uint64_t seed, uint64_t index) {
   std::string page(kPage, '\0');

@@ -10,7 +10,10 @@
 #include <ostream>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "client/client.h"
+#include "google/protobuf/message.h"
 
 namespace memmgr {
 
@@ -22,6 +25,12 @@ struct CtlEnv {
   std::ostream* out;
   std::ostream* err;
 };
+
+// Prints "memmgrctl: <what>: <GRPC_CODE>: <message>" to `err`; returns 1
+// (the exit status of a failed operation).
+int CtlFail(std::ostream& err, absl::string_view what, const absl::Status& s);
+// `m` in proto3 JSON with proto field names, indented, defaults included.
+std::string ProtoJson(const google::protobuf::Message& m);
 
 int RunStats(const CtlEnv& env);
 int RunLeases(const CtlEnv& env);

@@ -117,6 +117,23 @@ constexpr char kUsage[] =
 
 constexpr int kNotAWorkerCommand = -1;
 
+// What `create` and `place` run: their flags and ARGV.
+memmgr::CreateCommand CreateCommandFromFlags(
+    const std::vector<std::string>& argv) {
+  memmgr::CreateCommand c;
+  c.elf_path = absl::GetFlag(FLAGS_elf);
+  c.image = absl::GetFlag(FLAGS_image);
+  c.args = argv;
+  c.env = absl::GetFlag(FLAGS_env);
+  c.stdin_path = absl::GetFlag(FLAGS_stdin);
+  c.memory_bytes = absl::GetFlag(FLAGS_memory).bytes;
+  c.limit_instructions = absl::GetFlag(FLAGS_limit_instructions);
+  c.limit_output_bytes = absl::GetFlag(FLAGS_limit_output_bytes).bytes;
+  c.wall_time = absl::GetFlag(FLAGS_wall_time);
+  c.start = absl::GetFlag(FLAGS_start);
+  return c;
+}
+
 // Runs `command` if it is a sandbox command (against --worker); returns
 // kNotAWorkerCommand otherwise.
 int RunWorkerCommand(const std::string& command,
@@ -153,18 +170,7 @@ int RunWorkerCommand(const std::string& command,
   }
   memmgr::WorkerCtlEnv env{client->get(), format, &std::cout, &std::cerr};
   if (command == "create") {
-    memmgr::CreateCommand c;
-    c.elf_path = absl::GetFlag(FLAGS_elf);
-    c.image = absl::GetFlag(FLAGS_image);
-    c.args = rest;
-    c.env = absl::GetFlag(FLAGS_env);
-    c.stdin_path = absl::GetFlag(FLAGS_stdin);
-    c.memory_bytes = absl::GetFlag(FLAGS_memory).bytes;
-    c.limit_instructions = absl::GetFlag(FLAGS_limit_instructions);
-    c.limit_output_bytes = absl::GetFlag(FLAGS_limit_output_bytes).bytes;
-    c.wall_time = absl::GetFlag(FLAGS_wall_time);
-    c.start = absl::GetFlag(FLAGS_start);
-    return memmgr::RunCreate(env, c);
+    return memmgr::RunCreate(env, CreateCommandFromFlags(rest));
   }
   if (command == "ps") return memmgr::RunPs(env);
   if (command == "worker-stats") return memmgr::RunWorkerStats(env);
@@ -239,17 +245,7 @@ int main(int argc, char** argv) {
     place.policy = *std::move(policy);
     place.dry_run = absl::GetFlag(FLAGS_dry_run);
     place.explain = absl::GetFlag(FLAGS_explain);
-    memmgr::CreateCommand& c = place.sandbox;
-    c.elf_path = absl::GetFlag(FLAGS_elf);
-    c.image = absl::GetFlag(FLAGS_image);
-    c.args = rest;
-    c.env = absl::GetFlag(FLAGS_env);
-    c.stdin_path = absl::GetFlag(FLAGS_stdin);
-    c.memory_bytes = absl::GetFlag(FLAGS_memory).bytes;
-    c.limit_instructions = absl::GetFlag(FLAGS_limit_instructions);
-    c.limit_output_bytes = absl::GetFlag(FLAGS_limit_output_bytes).bytes;
-    c.wall_time = absl::GetFlag(FLAGS_wall_time);
-    c.start = absl::GetFlag(FLAGS_start);
+    place.sandbox = CreateCommandFromFlags(rest);
   }
   memmgr::ClientOptions options;
   options.target = absl::GetFlag(FLAGS_server);
