@@ -67,7 +67,7 @@ TEST(MemmgrWorkerCliTest, StatusesAndStats) {
   std::string out, err;
   EXPECT_EQ(RunWorker({"--stats", MEMMGR_SANDBOX_PROBE, "badptr"}, &out, &err),
             0);
-  EXPECT_EQ(out, "write -14 read 0 unknown -38 munmap -22\n");
+  EXPECT_EQ(out, "write -14 read -14 unknown -38 munmap -22\n");
   EXPECT_THAT(err, HasSubstr("MIPS"));
   EXPECT_THAT(err, HasSubstr("tlb hit rate"));
   EXPECT_THAT(err, HasSubstr("peak frames"));

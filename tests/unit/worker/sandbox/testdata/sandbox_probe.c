@@ -160,7 +160,11 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(mode, "badptr")) {  // EFAULT, never a crash
     long w = RawSyscall3(SYS_write, 1, 1, 10);
-    long r = RawSyscall3(SYS_read, 0, 0x7000000000, 10);
+    // Read into a bad pointer from a pipe of our own that has bytes in it
+    // (not stdin, whose contents depend on the caller).
+    int p[2];
+    if (pipe(p) != 0 || write(p[1], "data", 4) != 4) return 9;
+    long r = RawSyscall3(SYS_read, p[0], 0x7000000000, 10);
     long u = RawSyscall3(999, 0, 0, 0);
     long m = RawSyscall3(SYS_munmap, 4097, 10, 0);
     printf("write %ld read %ld unknown %ld munmap %ld\n", w, r, u, m);
